@@ -1,0 +1,243 @@
+"""The ``reelforge`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from . import __version__
+from .config import Settings, load_settings
+from .errors import ReelforgeError
+from .models import ASPECTS, RESOLUTIONS, STYLES, ProgressEvent, Request, Storyboard
+from .registry import STAGES, default_registry
+from .text import slug
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Turn a text prompt and a duration into a finished, narrated video. Offline by default.",
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+STAGE_LABELS = {
+    "script": "Writing script",
+    "narration": "Speaking narration",
+    "visuals": "Drawing visuals",
+    "render": "Rendering segments",
+    "audio": "Mixing audio",
+    "mux": "Finishing video",
+}
+
+
+def validation_message(exc: ValidationError, prefix: str = "") -> str:
+    parts = []
+    for e in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")
+        parts.append(f"{prefix}{loc}: {msg}" if loc else msg)
+    return "; ".join(parts)
+
+
+def fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+class RichProgress:
+    """Draws pipeline progress events as Rich bars: one per stage, and the current scene."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, TaskID] = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, e: ProgressEvent) -> None:
+        with self.lock:
+            label = STAGE_LABELS.get(e.stage, e.stage.title())
+            if e.stage not in self.tasks:
+                self.tasks[e.stage] = self.progress.add_task(label, total=max(e.total, 1))
+            task = self.tasks[e.stage]
+            desc = label
+            if e.scene is not None:
+                desc += f" · scene {e.scene + 1}"
+            if e.cached and e.done == e.total:
+                desc += " (cached)"
+            self.progress.update(task, completed=e.done, total=max(e.total, 1), description=desc)
+
+
+def _settings(config: Path | None, **overrides: Any) -> Settings:
+    return load_settings(config, **overrides)
+
+
+def _check_choice(value: str | None, choices: tuple[str, ...], what: str) -> None:
+    if value is not None and value not in choices:
+        raise ReelforgeError(f"unknown {what} '{value}'; choose one of: {', '.join(choices)}")
+
+
+@app.command()
+def make(
+    prompt: Annotated[str | None, typer.Argument(help="What the video is about.")] = None,
+    duration: Annotated[float, typer.Option("--duration", "-d", help="Length in seconds (5-1800).")] = 30.0,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output .mp4 path.")] = None,
+    style: Annotated[str, typer.Option(help=f"Music mood: {', '.join(STYLES)}.")] = "calm",
+    aspect: Annotated[str, typer.Option(help="16:9, 9:16 or 1:1.")] = "16:9",
+    resolution: Annotated[str, typer.Option(help="480p, 720p or 1080p.")] = "720p",
+    fps: Annotated[int, typer.Option(help="Frames per second.")] = 30,
+    voice: Annotated[str | None, typer.Option(help="Voice name or Piper .onnx path.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for visuals, music and wording.")] = 0,
+    no_subtitles: Annotated[bool, typer.Option("--no-subtitles", help="Don't burn in subtitles.")] = False,
+    no_music: Annotated[bool, typer.Option("--no-music", help="Narration only.")] = False,
+    music_volume: Annotated[float | None, typer.Option(help="Music level in dB relative to the voice.")] = None,
+    writer: Annotated[str | None, typer.Option(help="Script backend.")] = None,
+    images: Annotated[str | None, typer.Option(help="Visuals backend.")] = None,
+    music: Annotated[str | None, typer.Option(help="Music backend.")] = None,
+    tts: Annotated[str | None, typer.Option(help="Narration backend.")] = None,
+    storyboard: Annotated[Path | None, typer.Option(help="Render this storyboard JSON instead of writing one.")] = None,
+    keep_work: Annotated[bool, typer.Option("--keep-work", help="Keep intermediate files beside the output.")] = False,
+    config: Annotated[Path | None, typer.Option(help="TOML config file.")] = None,
+    jobs: Annotated[int | None, typer.Option(help="Parallel workers (default: CPU cores).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Ignore the cache (still writes to it).")] = False,
+) -> None:
+    """Make a video from PROMPT."""
+    from .pipeline import Pipeline
+
+    try:
+        for value, choices, what in ((style, STYLES, "style"), (aspect, ASPECTS, "aspect"),
+                                     (resolution, RESOLUTIONS, "resolution")):  # fmt: skip
+            _check_choice(value, choices, what)
+        sb: Storyboard | None = None
+        if storyboard is not None:
+            sb = load_storyboard(storyboard)
+            prompt = prompt or sb.prompt
+            duration = sb.duration
+        if prompt is None:
+            raise ReelforgeError("give a PROMPT (what the video is about) or --storyboard FILE")
+        try:
+            request = Request(prompt=prompt, duration=duration, style=style, aspect=aspect,  # type: ignore[arg-type]
+                              resolution=resolution, fps=fps, voice=voice, seed=seed,  # type: ignore[arg-type]
+                              subtitles=not no_subtitles)  # fmt: skip
+        except ValidationError as exc:
+            raise ReelforgeError(validation_message(exc)) from None
+        settings = _settings(config, writer=writer, images=images, music=music, tts=tts, jobs=jobs,
+                             no_music=no_music or None, music_volume_db=music_volume,
+                             cache=False if no_cache else None)  # fmt: skip
+        registry = default_registry()
+        for stage, name in (("script", settings.writer), ("narration", settings.tts),
+                            ("visuals", settings.images), ("music", settings.music),
+                            ("compose", settings.composer)):  # fmt: skip
+            registry.get(stage, name)  # unknown backends fail before any work
+        out_path = output or Path(f"{slug(request.prompt)}.mp4")
+        with Progress(
+            TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=err, transient=False, disable=not err.is_terminal,
+        ) as progress:  # fmt: skip
+            pipe = Pipeline(settings, progress=RichProgress(progress))
+            result = pipe.make(request, out_path, storyboard=sb, keep_work=keep_work)
+    except ReelforgeError as exc:
+        fail(str(exc))
+        return
+    except KeyboardInterrupt:
+        fail("interrupted; nothing was written at the output path", 130)
+        return
+    mb = result.size / 1e6
+    out.print(
+        f"[green]✓[/] {result.video}  {result.duration:.1f} s  {mb:.1f} MB  made in {result.elapsed:.1f} s",
+        highlight=False,
+    )
+
+
+def load_storyboard(path: Path) -> Storyboard:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ReelforgeError(f"cannot read storyboard {path}: {exc.strerror}") from None
+    if len(raw) > 1_000_000:
+        raise ReelforgeError(f"storyboard {path} is larger than 1 MB")
+    try:
+        return Storyboard.model_validate_json(raw)
+    except ValidationError as exc:
+        raise ReelforgeError(f"invalid storyboard {path}: {validation_message(exc)}") from None
+
+
+@app.command("storyboard")
+def storyboard_cmd(
+    prompt: Annotated[str, typer.Argument(help="What the video is about.")],
+    duration: Annotated[float, typer.Option("--duration", "-d")] = 30.0,
+    style: Annotated[str, typer.Option()] = "calm",
+    seed: Annotated[int, typer.Option()] = 0,
+    writer: Annotated[str | None, typer.Option()] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write JSON here instead of stdout.")] = None,
+    config: Annotated[Path | None, typer.Option()] = None,
+) -> None:
+    """Write the storyboard (title + scenes) without rendering; edit it and pass it to make --storyboard."""
+    from .pipeline import Pipeline
+
+    try:
+        _check_choice(style, STYLES, "style")
+        try:
+            request = Request(prompt=prompt, duration=duration, style=style, seed=seed)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            raise ReelforgeError(validation_message(exc)) from None
+        settings = _settings(config, writer=writer)
+        sb = Pipeline(settings).write_storyboard(request)
+        text = sb.model_dump_json(indent=2)
+        if output:
+            output.write_text(text + "\n", encoding="utf-8")
+            err.print(f"wrote {output}")
+        else:
+            sys.stdout.write(text + "\n")
+    except ReelforgeError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror}")
+
+
+@app.command()
+def backends(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the installed backends for every stage."""
+    reg = default_registry()
+    data: dict[str, list[dict[str, Any]]] = {}
+    for stage in STAGES:
+        data[stage] = []
+        for name in reg.names(stage):
+            try:
+                cls = reg.get(stage, name)
+                data[stage].append({"name": name, "version": cls.version, "description": cls.description,
+                                    "options": cls.Options.model_json_schema().get("properties", {})})  # fmt: skip
+            except Exception as exc:  # noqa: BLE001 - a broken plugin should not break the listing
+                data[stage].append({"name": name, "error": str(exc)})
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        return
+    for stage, items in data.items():
+        out.print(f"[bold]{stage}[/]")
+        for it in items:
+            out.print(f"  {it['name']:<12} {it.get('description') or it.get('error', '')}", highlight=False)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    out.print(f"reelforge {__version__}")
+
+
+def main() -> None:
+    try:
+        app()
+    except ReelforgeError as exc:  # defensive: commands handle their own errors
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

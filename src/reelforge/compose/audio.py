@@ -1,0 +1,177 @@
+"""The audio mix: narration placed at its measured times, music ducked under speech by a gain envelope,
+then loudness-normalised (integrated LUFS) with a limiter keeping the true peak under the ceiling.
+
+Everything streams in chunks, so memory stays flat however long the video is.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import wave
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..audio_io import read_wav
+from ..errors import ComposeError
+from ..models import AudioPlan
+from ..tools import run
+
+CHUNK = 1 << 16
+ATTACK = 0.25  # music starts going down this long before speech
+RELEASE = 0.5  # and comes back up over this long after it
+MERGE_GAP = 1.2  # speech gaps shorter than this keep the music down (no pumping between sentences)
+
+
+def merge_intervals(speech: Sequence[tuple[float, float]], gap: float = MERGE_GAP) -> list[tuple[float, float]]:
+    merged: list[tuple[float, float]] = []
+    for a, b in sorted(speech):
+        if merged and a - merged[-1][1] < gap:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def duck_breakpoints(plan: AudioPlan) -> tuple[np.ndarray, np.ndarray]:
+    """Piecewise-linear music gain (dB) over time: ``music_gain_db`` in gaps, plus ``duck_db`` under speech."""
+    base, low = plan.music_gain_db, plan.music_gain_db + plan.duck_db
+    ts: list[float] = [0.0]
+    gs: list[float] = [base]
+    for a, b in merge_intervals(plan.speech):
+        a0 = max(a - ATTACK, ts[-1])
+        ts += [a0, max(a, a0 + 1e-4), b, b + RELEASE]
+        gs += [base, low, low, base]
+    ts.append(max(ts[-1] + 1.0, 1e9))
+    gs.append(base)
+    return np.asarray(ts), np.asarray(gs)
+
+
+def write_narration(plan: AudioPlan, duration: float, out: Path) -> int:
+    """Place every sentence at its start time on a mono track of exactly ``duration`` seconds."""
+    if not plan.narration:
+        sr = 24000
+        clips: list[tuple[int, np.ndarray]] = []
+    else:
+        sr = 0
+        clips = []
+        for c in plan.narration:
+            data, rate = read_wav(c.path)
+            if data.ndim > 1:
+                data = data.mean(axis=1)
+            if sr == 0:
+                sr = rate
+            elif rate != sr:  # another voice's rate: resample linearly (rare)
+                n = int(len(data) * sr / rate)
+                data = np.interp(np.linspace(0, len(data) - 1, n), np.arange(len(data)), data).astype(np.float32)
+            clips.append((int(round(c.start * sr)), data))
+    total = int(round(duration * sr))
+    with wave.open(str(out), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sr)
+        pos = 0
+        ci = 0
+        while pos < total:
+            n = min(CHUNK, total - pos)
+            buf = np.zeros(n, dtype=np.float32)
+            while ci < len(clips) and clips[ci][0] + len(clips[ci][1]) <= pos:
+                ci += 1
+            for start, data in clips[ci:]:
+                if start >= pos + n:
+                    break
+                a, b = max(start, pos), min(start + len(data), pos + n)
+                if b > a:
+                    buf[a - pos : b - pos] += data[a - start : b - start]
+            w.writeframes((np.clip(buf, -1, 1) * 32767).astype("<i2").tobytes())
+            pos += n
+    return sr
+
+
+def write_ducked_music(plan: AudioPlan, duration: float, out: Path) -> None:
+    """Copy the music track applying the ducking envelope, trimmed/padded to ``duration``."""
+    assert plan.music is not None
+    ts, gs = duck_breakpoints(plan)
+    with wave.open(str(plan.music), "rb") as r, wave.open(str(out), "wb") as w:
+        sr, ch = r.getframerate(), r.getnchannels()
+        if r.getsampwidth() != 2:
+            raise ComposeError(f"music file {plan.music} must be 16-bit PCM WAV")
+        w.setnchannels(ch)
+        w.setsampwidth(2)
+        w.setframerate(sr)
+        total = int(round(duration * sr))
+        pos = 0
+        while pos < total:
+            n = min(CHUNK, total - pos)
+            raw = r.readframes(n)
+            data = np.frombuffer(raw, dtype="<i2").astype(np.float32).reshape(-1, ch) / 32768.0
+            if len(data) < n:
+                data = np.vstack([data, np.zeros((n - len(data), ch), dtype=np.float32)])
+            t = (pos + np.arange(n)) / sr
+            gain = np.power(10.0, np.interp(t, ts, gs) / 20.0).astype(np.float32)
+            w.writeframes((np.clip(data * gain[:, None], -1, 1) * 32767).astype("<i2").tobytes())
+            pos += n
+
+
+_JSON = re.compile(r"\{[^{}]*\"input_i\"[^{}]*\}", re.S)
+
+
+def measure_loudness(ffmpeg: str, src: Path, cancel: threading.Event | None = None) -> tuple[float, float]:
+    """(integrated LUFS, true peak dBTP) of an audio file, via ffmpeg's loudnorm analysis (BS.1770)."""
+    err = run(
+        [ffmpeg, "-hide_banner", "-nostdin", "-i", str(src), "-map", "0:a:0", "-af",
+         "loudnorm=print_format=json", "-f", "null", "-"],
+        cancel=cancel, what="ffmpeg (loudness analysis)",
+    )  # fmt: skip
+    m = _JSON.findall(err)
+    if not m:
+        raise ComposeError("ffmpeg printed no loudness measurement")
+    data = json.loads(m[-1])
+    i = float(data["input_i"]) if data["input_i"] not in ("-inf", "inf") else -70.0
+    tp = float(data["input_tp"]) if data["input_tp"] not in ("-inf", "inf") else -70.0
+    return i, tp
+
+
+def mix(
+    ffmpeg: str,
+    plan: AudioPlan,
+    duration: float,
+    work: Path,
+    out: Path,
+    cancel: threading.Event | None = None,
+) -> tuple[float, float]:
+    """Render the final AAC track to ``out``; returns the measured (LUFS, dBTP)."""
+    narr = work / "narration.wav"
+    write_narration(plan, duration, narr)
+    inputs = ["-i", str(narr)]
+    graph = "[0:a]aresample=48000,pan=stereo|c0=c0|c1=c0[n]"
+    if plan.music is not None:
+        music = work / "music.wav"
+        write_ducked_music(plan, duration, music)
+        inputs += ["-i", str(music)]
+        graph += ";[1:a]aresample=48000,aformat=channel_layouts=stereo[m];[n][m]amix=inputs=2:normalize=0[x]"
+    else:
+        graph += ";[n]anull[x]"
+    graph += f";[x]apad=whole_dur={duration:.4f},atrim=duration={duration:.4f}"
+    premix = work / "premix.wav"
+    run([ffmpeg, "-hide_banner", "-nostdin", "-y", *inputs, "-filter_complex", graph + "[o]", "-map", "[o]",
+         "-c:a", "pcm_f32le", str(premix)], cancel=cancel, what="ffmpeg (audio mix)")  # fmt: skip
+    level, _ = measure_loudness(ffmpeg, premix, cancel)
+    if level < -60:  # silence: nothing to normalise
+        gain = 0.0
+    else:
+        gain = plan.loudness - level
+    ceiling = 10 ** ((plan.true_peak - 1.0) / 20)  # sample-peak limit 1 dB under the true-peak ceiling
+    measured = (level, -70.0)
+    for _ in range(3):
+        af = f"volume={gain:.3f}dB,alimiter=limit={ceiling:.5f}:attack=3:release=60:level=disabled:latency=1"
+        run([ffmpeg, "-hide_banner", "-nostdin", "-y", "-i", str(premix), "-af", af, "-ar", "48000",
+             "-c:a", "aac", "-b:a", "192k", str(out)], cancel=cancel, what="ffmpeg (audio encode)")  # fmt: skip
+        measured = measure_loudness(ffmpeg, out, cancel)
+        if level < -60 or abs(measured[0] - plan.loudness) <= 0.4:
+            break
+        gain += plan.loudness - measured[0]
+    return measured

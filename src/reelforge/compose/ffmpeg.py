@@ -1,0 +1,240 @@
+"""The ffmpeg-native renderer.
+
+Each segment (title card, then one per scene) is rendered by its own ffmpeg process from one still:
+the still is decoded once, converted to YUV once, looped, and moved (Ken Burns = per-frame scale + crop),
+faded, and subtitled by libass. Segments are cached by content and rendered in parallel; they are then
+joined without re-encoding and muxed with the audio mix, with the moov atom first (``+faststart``).
+Graph text contains only numbers and fixed file names; user text reaches ffmpeg only inside ASS files
+(escaped) and as metadata arguments, so it can never inject filter syntax.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+
+from pydantic import Field
+
+from ..backend import Backend, BackendOptions
+from ..cache import Cache, cache_key, file_fingerprint
+from ..errors import ComposeError, OutputError
+from ..models import ProgressEvent, Segment, Timeline
+from ..tools import find_ffmpeg, find_font, run
+from .audio import mix
+from .subtitles import to_ass
+
+Progress = Callable[[ProgressEvent], None]
+
+
+def segment_graph(seg: Segment, tl: Timeline) -> str:
+    """The filter graph for one segment (input 0 = the still)."""
+    w, h, fps, n = tl.width, tl.height, tl.fps, seg.frames
+    m = seg.motion
+    span = max(n - 1, 1)
+    z = f"({m.zoom_from:.5f}+{m.zoom_to - m.zoom_from:.5f}*n/{span})"
+    px = f"({m.pan_from[0]:.4f}+{m.pan_to[0] - m.pan_from[0]:.4f}*n/{span})"
+    py = f"({m.pan_from[1]:.4f}+{m.pan_to[1] - m.pan_from[1]:.4f}*n/{span})"
+    pre = "[0:v]format=yuv420p"
+    if seg.blur > 0:
+        pre += f",gblur=sigma={seg.blur:.2f}"
+    if seg.dim > 0:
+        pre += f",eq=brightness={-seg.dim * 0.5:.3f}:saturation={1 - seg.dim * 0.4:.3f}"
+    dur = n / fps
+    parts = [
+        pre,
+        f"loop=loop={n - 1}:size=1:start=0",
+        f"setpts=N/({fps}*TB)",
+        f"scale=w='max({w},trunc({w}*{z}/2)*2)':h='max({h},trunc({h}*{z}/2)*2)':eval=frame:flags=bicubic",
+        f"crop={w}:{h}:x='(iw-{w})*{px}':y='(ih-{h})*{py}'",
+        "setsar=1",
+    ]
+    if seg.fade_in > 0:
+        parts.append(f"fade=t=in:st=0:d={seg.fade_in:.3f}")
+    if seg.fade_out > 0:
+        parts.append(f"fade=t=out:st={max(0.0, dur - seg.fade_out):.3f}:d={seg.fade_out:.3f}")
+    if seg.text or seg.cues:
+        parts.append("subtitles=filename=seg.ass:fontsdir=fonts")
+    return ",".join(parts) + "[v]"
+
+
+class FFmpegComposer(Backend):
+    name: ClassVar[str] = "ffmpeg"
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = "ffmpeg-native segment renderer (libx264 + libass), parallel and cached"
+
+    class Options(BackendOptions):
+        preset: str = "veryfast"
+        crf: Annotated[int, Field(ge=0, le=51)] = 21
+        workers: Annotated[int, Field(ge=0, le=64)] = 0  # parallel segments; 0 = CPU cores
+        threads: Annotated[int, Field(ge=0, le=64)] = 0  # x264 threads per segment; 0 = cores / workers
+        ffmpeg: str | None = None
+        font_file: str | None = None
+
+    options: Options
+
+    def __init__(self, options: BackendOptions | dict[str, Any] | None = None) -> None:
+        super().__init__(options)
+        self.ffmpeg = find_ffmpeg(self.options.ffmpeg)
+        self.font = find_font(Path(self.options.font_file) if self.options.font_file else None)
+
+    def identity(self) -> dict[str, Any]:
+        """Only what changes the pixels: parallelism and binary paths don't invalidate the cache."""
+        o = self.options
+        return {"name": self.name, "version": self.version, "preset": o.preset, "crf": o.crf,
+                "font": self.font.name}  # fmt: skip
+
+    # -- pieces ---------------------------------------------------------------------------------
+
+    def _font_dir(self, work: Path) -> Path:
+        font = self.font
+        d = work / "fonts"
+        d.mkdir(parents=True, exist_ok=True)
+        target = d / font.name
+        if not target.exists():
+            shutil.copyfile(font, target)
+        return d
+
+    def _workers(self) -> tuple[int, int]:
+        cores = os.cpu_count() or 1
+        workers = self.options.workers or cores
+        threads = self.options.threads or max(1, cores // workers)
+        return workers, threads
+
+    def segment_key(self, seg: Segment, tl: Timeline) -> str:
+        return cache_key(
+            "segment",
+            self.identity(),
+            {"w": tl.width, "h": tl.height, "fps": tl.fps, "subs": tl.subtitles},
+            seg.model_dump(mode="json", exclude={"start_frame", "index"}),
+            file_fingerprint(seg.image),
+        )
+
+    def render_segment(self, seg: Segment, tl: Timeline, out_dir: Path, fonts: Path,
+                       cancel: threading.Event | None = None) -> Path:  # fmt: skip
+        """Render one segment into ``out_dir/seg.mp4``."""
+        _, threads = self._workers()
+        offset = seg.start_frame / tl.fps
+        if seg.text or seg.cues:
+            span = (offset, offset + seg.frames / tl.fps)
+            ass = to_ass(seg.cues, width=tl.width, height=tl.height, style=tl.subtitles, offset=offset,
+                         title=seg.text, title_span=span if seg.text else None)  # fmt: skip
+            (out_dir / "seg.ass").write_text(ass, encoding="utf-8")
+            link = out_dir / "fonts"
+            if not link.exists():
+                link.symlink_to(fonts, target_is_directory=True)
+        cmd = [
+            self.ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
+            "-i", str(seg.image),
+            "-filter_complex", segment_graph(seg, tl), "-map", "[v]",
+            "-frames:v", str(seg.frames), "-r", str(tl.fps),
+            "-c:v", "libx264", "-preset", self.options.preset, "-crf", str(self.options.crf),
+            "-profile:v", "high", "-pix_fmt", "yuv420p", "-g", str(tl.fps * 2),
+            "-threads", str(threads), "-filter_threads", "1",
+            "-an", "-movflags", "+faststart", "seg.mp4",
+        ]  # fmt: skip
+        try:
+            run(cmd, cwd=out_dir, cancel=cancel, what=f"ffmpeg (segment {seg.index + 1})")
+        finally:
+            link = out_dir / "fonts"
+            if link.is_symlink():
+                link.unlink()
+        return out_dir / "seg.mp4"
+
+    # -- the whole render -----------------------------------------------------------------------
+
+    def execute(
+        self,
+        timeline: Timeline,
+        out_path: Path,
+        work_dir: Path,
+        progress: Progress | None = None,
+        *,
+        cache: Cache | None = None,
+        cancel: threading.Event | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        fonts = self._font_dir(work_dir)
+        cache = cache or Cache(work_dir / "cache", enabled=False)
+        segs = timeline.segments
+        done = 0
+        lock = threading.Lock()
+        emit = progress or (lambda e: None)
+        emit(ProgressEvent(stage="render", done=0, total=len(segs)))
+
+        def one(seg: Segment) -> Path:
+            nonlocal done
+            def build(d: Path) -> None:
+                self.render_segment(seg, timeline, d, fonts, cancel)
+
+            entry, hit = cache.get_or_build("segment", self.segment_key(seg, timeline), build)
+            with lock:
+                done += 1
+                emit(ProgressEvent(stage="render", done=done, total=len(segs),
+                                   scene=seg.index if seg.kind == "scene" else None, cached=hit))  # fmt: skip
+            return entry / "seg.mp4"
+
+        workers, _ = self._workers()
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            paths = list(pool.map(one, segs))
+
+        emit(ProgressEvent(stage="audio", done=0, total=1))
+        audio_key = cache_key(
+            "audio", self.identity(), timeline.audio,
+            [file_fingerprint(c.path) for c in timeline.audio.narration],
+            file_fingerprint(timeline.audio.music) if timeline.audio.music else None,
+            timeline.frames, timeline.fps,
+        )  # fmt: skip
+        audio_entry, hit = cache.get_or_build(
+            "audio", audio_key, lambda d: self._render_audio(timeline, d, cancel)
+        )
+        emit(ProgressEvent(stage="audio", done=1, total=1, cached=hit))
+
+        emit(ProgressEvent(stage="mux", done=0, total=1))
+        self.mux(paths, audio_entry / "audio.m4a", timeline, out_path, work_dir, cancel, metadata or {})
+        emit(ProgressEvent(stage="mux", done=1, total=1))
+
+    def _render_audio(self, tl: Timeline, out_dir: Path, cancel: threading.Event | None) -> None:
+        mix(self.ffmpeg, tl.audio, tl.duration, out_dir, out_dir / "audio.m4a", cancel)
+        for scratch in ("narration.wav", "music.wav", "premix.wav"):
+            (out_dir / scratch).unlink(missing_ok=True)
+
+    def mux(self, segments: list[Path], audio: Path, tl: Timeline, out_path: Path, work: Path,
+            cancel: threading.Event | None, metadata: dict[str, str]) -> None:  # fmt: skip
+        """Join segments without re-encoding, add the audio, write atomically to ``out_path``."""
+        listing = work / "segments.txt"
+        listing.write_text(
+            "".join("file '" + str(p).replace("'", "'\\''") + "'\n" for p in segments), encoding="utf-8"
+        )
+        tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.part.mp4")
+        meta: list[str] = []
+        for k, v in metadata.items():
+            meta += ["-metadata", f"{k}={v}"]
+        cmd = [
+            self.ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
+            "-f", "concat", "-safe", "0", "-i", str(listing), "-i", str(audio),
+            "-map", "0:v:0", "-map", "1:a:0", "-c", "copy",
+            "-t", f"{tl.duration:.4f}", *meta, "-movflags", "+faststart", str(tmp),
+        ]  # fmt: skip
+        try:
+            run(cmd, cancel=cancel, what="ffmpeg (mux)")
+            os.replace(tmp, out_path)
+        except OSError as exc:
+            raise OutputError(f"cannot write {out_path}: {exc.strerror}") from None
+        except BaseException:
+            raise
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def poster(self, video: Path, at: float, out_png: Path) -> None:
+        tmp = out_png.with_name(f".{out_png.name}.part.png")
+        run([self.ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-ss", f"{at:.3f}",
+             "-i", str(video), "-frames:v", "1", str(tmp)], what="ffmpeg (poster)")  # fmt: skip
+        if not tmp.exists():
+            raise ComposeError("ffmpeg wrote no poster frame")
+        os.replace(tmp, out_png)

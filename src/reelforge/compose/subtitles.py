@@ -1,0 +1,181 @@
+"""Subtitle cues from measured speech, and the SRT / WebVTT / ASS writers.
+
+User text is always escaped for the target format, so it is shown literally: in ASS, braces and
+backslashes can't open override tags or line breaks; in WebVTT, ``<`` and ``&`` can't open tags.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterable, Sequence
+
+from ..models import Cue, SubtitleStyle, WordTiming
+
+WORD_JOINER = "\u2060"
+
+
+def wrap_lines(text: str, max_chars: int) -> list[str]:
+    """Wrap into lines of at most ``max_chars`` (a single over-long word is broken, never dropped)."""
+    return textwrap.wrap(text, width=max_chars, break_long_words=True, break_on_hyphens=False) or [text]
+
+
+def balance_two_lines(text: str, max_chars: int) -> list[str]:
+    """Split a chunk into one line, or two lines of similar length (reads better than greedy wrapping)."""
+    if len(text) <= max_chars:
+        return [text]
+    words = text.split(" ")
+    best: list[str] | None = None
+    best_score = 1e9
+    for i in range(1, len(words)):
+        a, b = " ".join(words[:i]), " ".join(words[i:])
+        if len(a) <= max_chars and len(b) <= max_chars:
+            score = abs(len(a) - len(b))
+            if score < best_score:
+                best, best_score = [a, b], score
+    return best or wrap_lines(text, max_chars)[:2]
+
+
+def chunk_words(words: Sequence[WordTiming], max_chars: int, max_lines: int = 2) -> list[list[WordTiming]]:
+    """Group timed words into readable cues of at most ``max_lines`` lines of ``max_chars``."""
+    limit = max_chars * max_lines
+    chunks: list[list[WordTiming]] = []
+    cur: list[WordTiming] = []
+    for w in words:
+        candidate = " ".join(x.word for x in [*cur, w])
+        if cur and (len(candidate) > limit or len(balance_two_lines(candidate, max_chars)) > max_lines):
+            chunks.append(cur)
+            cur = [w]
+        else:
+            cur.append(w)
+    if cur:
+        chunks.append(cur)
+    return chunks
+
+
+def sentence_cues(
+    words: Sequence[WordTiming], offset: float, max_chars: int, *, hard_end: float, min_show: float = 0.8
+) -> list[Cue]:
+    """Cues for one spoken sentence that starts at ``offset``; none ends after ``hard_end``."""
+    cues: list[Cue] = []
+    for chunk in chunk_words(words, max_chars):
+        start = offset + chunk[0].start
+        end = offset + chunk[-1].end
+        end = min(max(end, start + min_show), hard_end)
+        lines = balance_two_lines(" ".join(w.word for w in chunk), max_chars)
+        if end > start:
+            cues.append(Cue(start=round(start, 3), end=round(end, 3), text="\n".join(lines)))
+    # no overlaps inside a sentence
+    fixed: list[Cue] = []
+    for i, c in enumerate(cues):
+        if i + 1 < len(cues) and c.end > cues[i + 1].start:
+            c = c.model_copy(update={"end": cues[i + 1].start})
+        fixed.append(c)
+    return fixed
+
+
+def _ts(t: float, sep: str) -> str:
+    ms = int(round(max(t, 0.0) * 1000))
+    h, ms = divmod(ms, 3_600_000)
+    m, ms = divmod(ms, 60_000)
+    s, ms = divmod(ms, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+def to_srt(cues: Iterable[Cue]) -> str:
+    out = []
+    for i, c in enumerate(cues, 1):
+        out.append(f"{i}\n{_ts(c.start, ',')} --> {_ts(c.end, ',')}\n{c.text}\n")
+    return "\n".join(out)
+
+
+def vtt_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def to_vtt(cues: Iterable[Cue]) -> str:
+    out = ["WEBVTT", ""]
+    for c in cues:
+        out.append(f"{_ts(c.start, '.')} --> {_ts(c.end, '.')}\n{vtt_escape(c.text)}\n")
+    return "\n".join(out)
+
+
+def ass_escape(text: str) -> str:
+    r"""Make user text literal in ASS: ``\`` can't start ``\N``/``\h``/tags, braces can't open overrides."""
+    text = text.replace("\\", "\\" + WORD_JOINER)
+    text = text.replace("{", "\\{").replace("}", "\\}")
+    return text.replace("\n", "\\N")
+
+
+def _ass_time(t: float) -> str:
+    cs = int(round(max(t, 0.0) * 100))
+    h, cs = divmod(cs, 360_000)
+    m, cs = divmod(cs, 6000)
+    s, cs = divmod(cs, 100)
+    return f"{h:d}:{m:02d}:{s:02d}.{cs:02d}"
+
+
+def style_metrics(width: int, height: int, style: SubtitleStyle) -> tuple[int, int, int]:
+    """(font size, vertical margin, max chars per line) for a frame size; portrait gets bigger margins."""
+    short = min(width, height)
+    size = style.size or max(14, round(short * 0.058))
+    if height > width:  # 9:16: keep clear of the app UI at the bottom
+        margin = style.margin_v or round(height * 0.16)
+        chars = min(style.max_chars, 26)
+    elif height == width:
+        margin = style.margin_v or round(height * 0.08)
+        chars = min(style.max_chars, 32)
+    else:
+        margin = style.margin_v or round(height * 0.07)
+        chars = style.max_chars
+    return size, margin, chars
+
+
+def to_ass(
+    cues: Iterable[Cue],
+    *,
+    width: int,
+    height: int,
+    style: SubtitleStyle,
+    offset: float = 0.0,
+    title: str | None = None,
+    title_span: tuple[float, float] | None = None,
+) -> str:
+    """An ASS script for one segment: cue times are shifted by ``-offset`` (segment-relative)."""
+    size, margin, _ = style_metrics(width, height, style)
+    title_size = round(size * 1.7)
+    side = round(width * 0.08)
+    outline = max(1, round(size * 0.07))
+    header = f"""[Script Info]
+ScriptType: v4.00+
+PlayResX: {width}
+PlayResY: {height}
+WrapStyle: 0
+ScaledBorderAndShadow: yes
+
+[V4+ Styles]
+Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, \
+Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, \
+MarginV, Encoding
+Style: Sub,{style.font},{size},&H00FFFFFF,&H000000FF,&H00101010,&H90000000,-1,0,0,0,100,100,0,0,1,{outline},\
+{max(1, outline // 2)},2,{side},{side},{margin},1
+Style: Title,{style.font},{title_size},&H00FFFFFF,&H000000FF,&H00202020,&HA0000000,-1,0,0,0,100,100,0,0,1,\
+{outline + 1},{outline},5,{side},{side},0,1
+
+[Events]
+Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text
+"""
+    lines = [header]
+    if title and title_span:
+        a, b = title_span
+        fade = int(min(400, (b - a) * 250))
+        lines.append(
+            f"Dialogue: 1,{_ass_time(a - offset)},{_ass_time(b - offset)},Title,,0,0,0,,"
+            f"{{\\fad({fade},{fade})}}{ass_escape(title)}\n"
+        )
+    if style.burn:
+        for c in cues:
+            lines.append(
+                f"Dialogue: 0,{_ass_time(c.start - offset)},{_ass_time(c.end - offset)},Sub,,0,0,0,,"
+                f"{ass_escape(c.text)}\n"
+            )
+    return "".join(lines)

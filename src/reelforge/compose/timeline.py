@@ -1,0 +1,200 @@
+"""Turn a storyboard and its measured assets into a frame-exact ``Timeline``.
+
+Duration fitting: every scene keeps its planned length (so editing one scene re-renders only that scene).
+Speech is placed after a short lead-in. When a scene's speech does not fit, trailing whole sentences are
+dropped (never a cut mid-word); if one sentence alone is still too long, the scene borrows spare time
+from the others. The video always lasts exactly the requested duration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..errors import ComposeError
+from ..models import (
+    AudioClip,
+    AudioPlan,
+    Cue,
+    MusicTrack,
+    Motion,
+    Request,
+    SceneAssets,
+    SceneNarration,
+    Segment,
+    Storyboard,
+    SubtitleStyle,
+    Timeline,
+)
+from .subtitles import sentence_cues, style_metrics
+
+LEAD = 0.35  # seconds between a scene's first frame and its first word
+TAIL = 0.30  # seconds kept after the last word
+FADE = 0.25
+OVERSCAN = 1.15  # stills are drawn this much larger than the frame, for Ken Burns room
+
+
+def overscan_size(width: int, height: int) -> tuple[int, int]:
+    return int(round(width * OVERSCAN / 2)) * 2, int(round(height * OVERSCAN / 2)) * 2
+
+
+@dataclass(frozen=True)
+class Fit:
+    durations: list[float]
+    narrations: list[SceneNarration]
+    dropped: int  # sentences dropped to fit
+
+
+def fit_scenes(storyboard: Storyboard, narrations: Sequence[SceneNarration]) -> Fit:
+    planned = [s.duration for s in storyboard.scenes]
+    fitted: list[SceneNarration] = []
+    dropped = 0
+    for scene_len, narr in zip(planned, narrations, strict=True):
+        sentences = list(narr.sentences)
+        while len(sentences) > 1 and narr.model_copy(update={"sentences": tuple(sentences)}).duration > (
+            scene_len - LEAD - TAIL
+        ):
+            sentences.pop()
+            dropped += 1
+        fitted.append(narr.model_copy(update={"sentences": tuple(sentences)}))
+    need = [LEAD + n.duration + TAIL for n in fitted]
+    durations = list(planned)
+    over = [max(0.0, need[i] - planned[i]) for i in range(len(planned))]
+    if sum(over) > 1e-9:  # some single sentence is too long: borrow from scenes with spare time
+        spare = [max(0.0, planned[i] - need[i]) for i in range(len(planned))]
+        if sum(spare) + 1e-6 < sum(over):
+            worst = max(range(len(over)), key=lambda i: over[i])
+            raise ComposeError(
+                f"the narration does not fit the duration: scene {worst + 1} needs {need[worst]:.1f} s "
+                f"but only {planned[worst]:.1f} s is planned and no other scene has time to spare",
+                hint="shorten that scene's first sentence or ask for a longer --duration",
+            )
+        take = sum(over) / sum(spare)
+        durations = [planned[i] + over[i] - spare[i] * take for i in range(len(planned))]
+    return Fit(durations=durations, narrations=fitted, dropped=dropped)
+
+
+def _motion(seed: int, index: int, title: bool = False) -> Motion:
+    rnd = random.Random(int(hashlib.sha256(f"{seed}:{index}:motion".encode()).hexdigest()[:12], 16))
+    if title:
+        return Motion(zoom_from=1.0, zoom_to=1.04)
+    zoom_in = index % 2 == 0
+    z = (1.0, 1.1) if zoom_in else (1.1, 1.0)
+    p0 = (rnd.uniform(0.25, 0.75), rnd.uniform(0.3, 0.7))
+    p1 = (rnd.uniform(0.25, 0.75), rnd.uniform(0.3, 0.7))
+    return Motion(zoom_from=z[0], zoom_to=z[1], pan_from=p0, pan_to=p1)
+
+
+def fitted_storyboard(storyboard: Storyboard, fit: Fit) -> Storyboard:
+    """The storyboard as rendered: dropped sentences removed, final scene durations."""
+    scenes = []
+    for scene, narr, dur in zip(storyboard.scenes, fit.narrations, fit.durations, strict=True):
+        text = " ".join(s.text for s in narr.sentences) or scene.narration
+        scenes.append(scene.model_copy(update={"narration": text, "duration": round(dur, 3)}))
+    total = storyboard.title_duration + sum(s.duration for s in scenes)
+    if scenes:  # keep the sum exact after rounding
+        last = scenes[-1]
+        scenes[-1] = last.model_copy(update={"duration": round(last.duration + storyboard.duration - total, 3)})
+    return storyboard.model_copy(update={"scenes": tuple(scenes)})
+
+
+def build_timeline(
+    request: Request,
+    storyboard: Storyboard,
+    assets: Sequence[SceneAssets],
+    music: MusicTrack | None,
+    *,
+    music_gain_db: float = -8.0,
+    duck_db: float = -16.0,
+    loudness: float = -14.0,
+    true_peak: float = -1.0,
+    credits: Sequence[str] = (),
+) -> tuple[Timeline, Storyboard]:
+    width, height = request.size
+    fps = request.fps
+    fit = fit_scenes(storyboard, [a.narration for a in assets])
+    style = SubtitleStyle(burn=request.subtitles)
+    _, _, max_chars = style_metrics(width, height, style)
+
+    total_frames = round(storyboard.duration * fps)
+    bounds = [0, round(storyboard.title_duration * fps)] if storyboard.title_duration > 0 else [0]
+    t = storyboard.title_duration
+    for d in fit.durations:
+        t += d
+        bounds.append(round(t * fps))
+    bounds[-1] = total_frames
+
+    segments: list[Segment] = []
+    clips: list[AudioClip] = []
+    speech: list[tuple[float, float]] = []
+    all_cues: list[Cue] = []
+    k = 0
+    if storyboard.title_duration > 0:
+        segments.append(
+            Segment(
+                kind="title",
+                index=-1,
+                start_frame=0,
+                frames=bounds[1] - bounds[0],
+                image=assets[0].visual.path,
+                motion=_motion(request.seed, -1, title=True),
+                fade_in=min(FADE, storyboard.title_duration / 4),
+                fade_out=min(FADE, storyboard.title_duration / 4),
+                text=storyboard.title,
+                dim=0.45,
+                blur=max(4.0, height / 60),
+            )
+        )
+        k = 1
+    for i, a in enumerate(assets):
+        f0, f1 = bounds[k + i], bounds[k + i + 1]
+        if f1 - f0 < 2:
+            raise ComposeError(f"scene {i + 1} is too short to render ({(f1 - f0) / fps:.2f} s)")
+        start, end = f0 / fps, f1 / fps
+        narr = fit.narrations[i]
+        cues: list[Cue] = []
+        cursor = start + LEAD
+        for s in narr.sentences:
+            clips.append(AudioClip(path=s.path, start=round(cursor, 4)))
+            speech.append((round(cursor, 4), round(cursor + s.duration, 4)))
+            if s.words:
+                cues.extend(sentence_cues(s.words, cursor, max_chars, hard_end=end - FADE / 2))
+            cursor += s.duration + narr.pause
+        all_cues.extend(cues)
+        segments.append(
+            Segment(
+                kind="scene",
+                index=i,
+                start_frame=f0,
+                frames=f1 - f0,
+                image=a.visual.path,
+                motion=_motion(request.seed, i),
+                fade_in=FADE,
+                fade_out=FADE,
+                cues=tuple(cues) if request.subtitles else (),
+            )
+        )
+    audio = AudioPlan(
+        narration=tuple(clips),
+        music=music.path if music else None,
+        music_gain_db=music_gain_db,
+        duck_db=duck_db,
+        speech=tuple(speech),
+        loudness=loudness,
+        true_peak=true_peak,
+    )
+    timeline = Timeline(
+        width=width,
+        height=height,
+        fps=fps,
+        frames=total_frames,
+        title=storyboard.title,
+        segments=tuple(segments),
+        cues=tuple(all_cues),
+        subtitles=style,
+        audio=audio,
+        credits=tuple(credits),
+    )
+    return timeline, fitted_storyboard(storyboard, fit)

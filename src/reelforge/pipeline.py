@@ -1,0 +1,320 @@
+"""The pipeline: ``Request -> Storyboard -> scene assets -> Timeline -> render``.
+
+Every stage goes through the content-addressed cache, so re-running a command reuses all work, and
+editing one scene redoes only that scene's speech, still and segment. Per-scene work runs in parallel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .cache import Cache, cache_key
+from .compose.subtitles import to_srt, to_vtt
+from .compose.timeline import build_timeline, overscan_size
+from .config import Settings
+from .errors import Cancelled, OutputError
+from .models import (
+    ImageRequest,
+    MusicRequest,
+    MusicTrack,
+    ProgressEvent,
+    Request,
+    SceneAssets,
+    SceneNarration,
+    SceneVisual,
+    SpokenSentence,
+    Storyboard,
+    Timeline,
+)
+from .registry import Registry, default_registry
+
+Progress = Callable[[ProgressEvent], None]
+
+
+@dataclass
+class RunResult:
+    video: Path
+    storyboard: Storyboard
+    timeline: Timeline
+    sidecars: dict[str, Path]
+    duration: float
+    size: int
+    elapsed: float
+    stages: dict[str, float] = field(default_factory=dict)
+    cache: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def check_output(path: Path) -> Path:
+    """Fail early (before any work) when the output can't be written."""
+    path = Path(path).expanduser()
+    if path.suffix.lower() != ".mp4":
+        raise OutputError(f"output '{path}' must end in .mp4", hint="e.g. -o bees.mp4")
+    if path.is_dir():
+        raise OutputError(f"output '{path}' is a directory", hint="give a file name such as out/video.mp4")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".reelforge-write-test-", dir=path.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write to '{path.parent}': {exc.strerror}", hint="choose another -o path"
+        ) from None
+    if path.exists() and not os.access(path, os.W_OK):
+        raise OutputError(f"'{path}' exists and is not writable", hint="choose another -o path")
+    return path.resolve()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def sidecar_paths(video: Path) -> dict[str, Path]:
+    stem = video.with_suffix("")
+    return {
+        "storyboard": Path(f"{stem}.storyboard.json"),
+        "config": Path(f"{stem}.config.json"),
+        "srt": Path(f"{stem}.srt"),
+        "vtt": Path(f"{stem}.vtt"),
+        "poster": Path(f"{stem}.poster.png"),
+        "credits": Path(f"{stem}.credits.txt"),
+    }
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        registry: Registry | None = None,
+        cache: Cache | None = None,
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry or default_registry()
+        self.cache = cache or Cache(settings.cache_dir, enabled=settings.cache)
+        self.progress = progress or (lambda e: None)
+        self.cancel = cancel or threading.Event()
+        self.timings: dict[str, float] = {}
+
+    # -- backends -------------------------------------------------------------------------------
+
+    def backend(self, stage: str, name: str, **extra: Any) -> Any:
+        opts = self.settings.options_for(name)
+        opts.update({k: v for k, v in extra.items() if v is not None})
+        return self.registry.create(stage, name, opts)
+
+    def _check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise Cancelled("cancelled")
+
+    def _timed(self, stage: str, start: float) -> None:
+        self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
+
+    # -- stages ---------------------------------------------------------------------------------
+
+    def write_storyboard(self, request: Request) -> Storyboard:
+        t0 = time.perf_counter()
+        writer = self.backend("script", self.settings.writer)
+        self.progress(ProgressEvent(stage="script", done=0, total=1))
+        key = cache_key("script", writer.identity(), request.model_dump(include={"prompt", "duration", "style", "seed"}))
+
+        def build(d: Path) -> None:
+            sb = writer.execute(request)
+            (d / "storyboard.json").write_text(sb.model_dump_json(indent=2), encoding="utf-8")
+
+        entry, hit = self.cache.get_or_build("script", key, build)
+        sb = Storyboard.model_validate_json((entry / "storyboard.json").read_text(encoding="utf-8"))
+        self.progress(ProgressEvent(stage="script", done=1, total=1, cached=hit))
+        self._timed("script", t0)
+        return sb
+
+    def _speak(self, narrator: Any, ident: dict[str, Any], text: str) -> SpokenSentence:
+        self._check_cancel()
+        key = cache_key("narration", ident, text)
+
+        def build(d: Path) -> None:
+            s = narrator.execute(text, d / "audio.wav")
+            (d / "meta.json").write_text(s.model_dump_json(exclude={"path"}), encoding="utf-8")
+
+        entry, _ = self.cache.get_or_build("narration", key, build)
+        meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
+        return SpokenSentence(path=entry / "audio.wav", **meta)
+
+    def _narrate_scene(self, narrator: Any, ident: dict[str, Any], storyboard: Storyboard, i: int) -> SceneNarration:
+        t0 = time.perf_counter()
+        sentences = tuple(self._speak(narrator, ident, s) for s in storyboard.scenes[i].sentences)
+        self._timed("narration", t0)
+        return SceneNarration(index=i, sentences=sentences)
+
+    def _draw_scene(self, images: Any, ident: dict[str, Any], req: ImageRequest) -> SceneVisual:
+        self._check_cancel()
+        t0 = time.perf_counter()
+        key = cache_key("visuals", ident, req)
+
+        def build(d: Path) -> None:
+            v = images.execute(req, d / "image.png")
+            (d / "meta.json").write_text(v.model_dump_json(exclude={"path"}), encoding="utf-8")
+
+        entry, _ = self.cache.get_or_build("visuals", key, build)
+        meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
+        self._timed("visuals", t0)
+        return SceneVisual(path=entry / "image.png", **meta)
+
+    def _music(self, request: Request, duration: float) -> MusicTrack | None:
+        if self.settings.no_music:
+            return None
+        t0 = time.perf_counter()
+        gen = self.backend("music", self.settings.music)
+        req = MusicRequest(style=request.style, duration=duration, seed=request.seed)
+        key = cache_key("music", gen.identity(), req)
+
+        def build(d: Path) -> None:
+            m = gen.execute(req, d / "music.wav")
+            (d / "meta.json").write_text(m.model_dump_json(exclude={"path"}), encoding="utf-8")
+
+        entry, _ = self.cache.get_or_build("music", key, build)
+        meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
+        self._timed("music", t0)
+        return MusicTrack(path=entry / "music.wav", **meta)
+
+    def assets(self, request: Request, storyboard: Storyboard) -> tuple[list[SceneAssets], MusicTrack | None]:
+        """Speech, stills and music, in parallel across scenes."""
+        narrator = self.backend("narration", self.settings.tts, voice=request.voice)
+        images = self.backend("visuals", self.settings.images)
+        n_ident, i_ident = narrator.identity(), images.identity()
+        w, h = overscan_size(*request.size)
+        n = len(storyboard.scenes)
+        done = {"narration": 0, "visuals": 0}
+        lock = threading.Lock()
+
+        def report(stage: str, i: int, fut: Future[Any]) -> None:
+            if fut.exception() is None:
+                with lock:
+                    done[stage] += 1
+                    self.progress(ProgressEvent(stage=stage, done=done[stage], total=n, scene=i))
+
+        self.progress(ProgressEvent(stage="narration", done=0, total=n))
+        self.progress(ProgressEvent(stage="visuals", done=0, total=n))
+        with ThreadPoolExecutor(max_workers=self.settings.workers + 1) as pool:
+            music_f = pool.submit(self._music, request, storyboard.duration)
+            narr_fs, vis_fs = [], []
+            for i, scene in enumerate(storyboard.scenes):
+                f = pool.submit(self._narrate_scene, narrator, n_ident, storyboard, i)
+                f.add_done_callback(lambda fut, i=i: report("narration", i, fut))
+                narr_fs.append(f)
+                req = ImageRequest(scene=scene, title=storyboard.title, style=request.style, width=w, height=h,
+                                   seed=request.seed)  # fmt: skip
+                g = pool.submit(self._draw_scene, images, i_ident, req)
+                g.add_done_callback(lambda fut, i=i: report("visuals", i, fut))
+                vis_fs.append(g)
+            try:
+                narrations = [f.result() for f in narr_fs]
+                visuals = [g.result() for g in vis_fs]
+                music = music_f.result()
+            except BaseException:
+                self.cancel.set()  # stop sibling work early
+                raise
+        assets = [
+            SceneAssets(scene=s, narration=narrations[i], visual=visuals[i]) for i, s in enumerate(storyboard.scenes)
+        ]
+        return assets, music
+
+    # -- the whole thing ------------------------------------------------------------------------
+
+    def make(
+        self,
+        request: Request,
+        out_path: Path,
+        *,
+        storyboard: Storyboard | None = None,
+        keep_work: bool = False,
+    ) -> RunResult:
+        t_start = time.perf_counter()
+        out_path = check_output(out_path)
+        st = self.settings
+        composer = self.backend(  # finds ffmpeg and the font before any work
+            "compose", st.composer, ffmpeg=st.ffmpeg, font_file=str(st.font_file) if st.font_file else None,
+            preset=st.x264_preset, crf=st.crf, workers=st.jobs or None,
+        )
+        if storyboard is None:
+            storyboard = self.write_storyboard(request)
+        elif abs(storyboard.duration - request.duration) > 1e-6:
+            request = request.model_copy(update={"duration": storyboard.duration})
+        self._check_cancel()
+        assets, music = self.assets(request, storyboard)
+        self._check_cancel()
+
+        credits = sorted({c for a in assets for c in a.visual.credits} | set(music.credits if music else ()))
+        timeline, fitted = build_timeline(
+            request, storyboard, assets, music,
+            music_gain_db=self.settings.music_volume_db, duck_db=self.settings.duck_db,
+            loudness=self.settings.loudness, true_peak=self.settings.true_peak, credits=credits,
+        )  # fmt: skip
+
+        if keep_work:
+            work = out_path.with_suffix(".work")
+            work.mkdir(exist_ok=True)
+        else:
+            work = Path(tempfile.mkdtemp(prefix="reelforge-"))
+        try:
+            t0 = time.perf_counter()
+            metadata = {"title": fitted.title, "comment": f"Made with reelforge {__version__}"}
+            if credits:
+                metadata["copyright"] = "; ".join(credits)
+            composer.execute(timeline, out_path, work, self.progress, cache=self.cache, cancel=self.cancel,
+                             metadata=metadata)  # fmt: skip
+            self._timed("render", t0)
+            side = sidecar_paths(out_path)
+            poster_at = timeline.segments[0].frames / timeline.fps / 2
+            composer.poster(out_path, poster_at, side["poster"])
+            _write_atomic(side["storyboard"], fitted.model_dump_json(indent=2))
+            _write_atomic(side["srt"], to_srt(timeline.cues))
+            _write_atomic(side["vtt"], to_vtt(timeline.cues))
+            config = {
+                "reelforge": __version__,
+                "request": request.model_dump(mode="json"),
+                "settings": self.settings.public_dump(),
+                "backends": {
+                    "script": fitted.writer,
+                    "narration": self.settings.tts,
+                    "visuals": self.settings.images,
+                    "music": None if self.settings.no_music else self.settings.music,
+                    "compose": composer.identity(),
+                },
+            }
+            _write_atomic(side["config"], json.dumps(config, indent=2, ensure_ascii=False))
+            if credits:
+                _write_atomic(side["credits"], "\n".join(credits) + "\n")
+            else:
+                side.pop("credits").unlink(missing_ok=True)
+            if keep_work:
+                (work / "timeline.json").write_text(timeline.model_dump_json(indent=2, by_alias=True))
+        finally:
+            if not keep_work:
+                shutil.rmtree(work, ignore_errors=True)
+        return RunResult(
+            video=out_path,
+            storyboard=fitted,
+            timeline=timeline,
+            sidecars=side,
+            duration=timeline.duration,
+            size=out_path.stat().st_size,
+            elapsed=time.perf_counter() - t_start,
+            stages=dict(self.timings),
+            cache=self.cache.stats(),
+        )

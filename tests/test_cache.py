@@ -1,0 +1,58 @@
+import threading
+from pathlib import Path
+
+import pytest
+
+from reelforge.cache import Cache, cache_key
+
+
+def test_key_is_stable_and_order_insensitive_for_dicts():
+    assert cache_key({"a": 1, "b": 2}) == cache_key({"b": 2, "a": 1})
+    assert cache_key("x", 1) != cache_key("x", 2)
+
+
+def test_build_once_then_hit(tmp_path):
+    cache = Cache(tmp_path)
+    calls = []
+
+    def build(d: Path) -> None:
+        calls.append(1)
+        (d / "f.txt").write_text("hello")
+
+    a, hit_a = cache.get_or_build("s", cache_key("k"), build)
+    b, hit_b = cache.get_or_build("s", cache_key("k"), build)
+    assert (hit_a, hit_b) == (False, True)
+    assert a == b and (b / "f.txt").read_text() == "hello"
+    assert len(calls) == 1
+    # survives a new Cache object (a restart)
+    c, hit_c = Cache(tmp_path).get_or_build("s", cache_key("k"), build)
+    assert hit_c and len(calls) == 1
+
+
+def test_failed_build_leaves_no_entry(tmp_path):
+    cache = Cache(tmp_path)
+
+    def bad(d: Path) -> None:
+        (d / "half.bin").write_bytes(b"x" * 10)
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        cache.get_or_build("s", cache_key("k"), bad)
+    assert cache.lookup("s", cache_key("k")) is None
+    assert not any(p.name.startswith(".tmp") for p in tmp_path.rglob("*"))
+
+
+def test_concurrent_requests_build_once(tmp_path):
+    cache = Cache(tmp_path)
+    calls = []
+
+    def build(d: Path) -> None:
+        calls.append(1)
+        (d / "x").write_text("1")
+
+    threads = [threading.Thread(target=cache.get_or_build, args=("s", "ab" * 32, build)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1
