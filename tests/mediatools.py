@@ -66,10 +66,24 @@ def loudness(path: Path) -> tuple[float, float]:
     """Integrated loudness (LUFS) and true peak (dBTP) by ffmpeg's ebur128 filter."""
     ff = find_ffmpeg()
     r = subprocess.run(
-        [ff, "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:a:0", "-af",
-         "ebur128=peak=true:framelog=quiet", "-f", "null", "-"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            ff,
+            "-hide_banner",
+            "-nostdin",
+            "-i",
+            str(path),
+            "-map",
+            "0:a:0",
+            "-af",
+            "ebur128=peak=true:framelog=quiet",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     summary = r.stderr[r.stderr.rfind("Summary:") :]
     i = float(re.search(r"I:\s+(-?[\d.]+) LUFS", summary).group(1))  # type: ignore[union-attr]
     tp = float(re.search(r"Peak:\s+(-?[\d.]+) dBFS", summary).group(1))  # type: ignore[union-attr]
@@ -94,8 +108,23 @@ def audio_samples(path: Path, rate: int = 16000) -> np.ndarray:
     """Decode the first audio stream to mono float32 at ``rate``."""
     ff = find_ffmpeg()
     r = subprocess.run(
-        [ff, "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar", str(rate),
-         "-f", "f32le", "-"],
-        capture_output=True, check=True,
-    )  # fmt: skip
+        [
+            ff,
+            "-hide_banner",
+            "-nostdin",
+            "-i",
+            str(path),
+            "-map",
+            "0:a:0",
+            "-ac",
+            "1",
+            "-ar",
+            str(rate),
+            "-f",
+            "f32le",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    )
     return np.frombuffer(r.stdout, dtype="<f4")

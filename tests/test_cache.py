@@ -25,7 +25,7 @@ def test_build_once_then_hit(tmp_path):
     assert a == b and (b / "f.txt").read_text() == "hello"
     assert len(calls) == 1
     # survives a new Cache object (a restart)
-    c, hit_c = Cache(tmp_path).get_or_build("s", cache_key("k"), build)
+    _, hit_c = Cache(tmp_path).get_or_build("s", cache_key("k"), build)
     assert hit_c and len(calls) == 1
 
 

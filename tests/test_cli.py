@@ -10,11 +10,19 @@ from pathlib import Path
 import pytest
 
 
-def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     e = dict(os.environ)
     e.update(env or {})
-    return subprocess.run([sys.executable, "-m", "reelforge", *args], capture_output=True, text=True, env=e,
-                          cwd=cwd, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "reelforge", *args],
+        capture_output=True,
+        text=True,
+        env=e,
+        cwd=cwd,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize(
@@ -40,8 +48,15 @@ def test_bad_input_gives_one_clear_line(tmp_path, args, needle):
 
 
 def test_missing_ffmpeg_is_clear(tmp_path):
-    r = cli("make", "bees", "-d", "6", "-o", str(tmp_path / "v.mp4"),
-            env={"REELFORGE_FFMPEG": "/nonexistent/ffmpeg", "REELFORGE_CACHE_DIR": str(tmp_path / "c")})  # fmt: skip
+    r = cli(
+        "make",
+        "bees",
+        "-d",
+        "6",
+        "-o",
+        str(tmp_path / "v.mp4"),
+        env={"REELFORGE_FFMPEG": "/nonexistent/ffmpeg", "REELFORGE_CACHE_DIR": str(tmp_path / "c")},
+    )
     assert r.returncode == 2
     assert "ffmpeg not found" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "v.mp4").exists()

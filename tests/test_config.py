@@ -6,7 +6,9 @@ from reelforge.errors import ConfigError
 
 def test_priority_defaults_toml_env_overrides(tmp_path, monkeypatch):
     cfg = tmp_path / "r.toml"
-    cfg.write_text('images = "from-toml"\nmusic = "from-toml"\ncrf = 30\n[options.piper]\nlength_scale = 1.2\n')
+    cfg.write_text(
+        'images = "from-toml"\nmusic = "from-toml"\ncrf = 30\n[options.piper]\nlength_scale = 1.2\n'
+    )
     monkeypatch.setenv("REELFORGE_MUSIC", "from-env")
     s = load_settings(cfg, crf=18)
     assert s.images == "from-toml"  # file beats default

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ from reelforge.config import load_settings
 from reelforge.models import Request, Storyboard
 from reelforge.pipeline import Pipeline
 
-DUR = 8.0
+DUR = 10.0
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +23,14 @@ def rendered(tmp_path_factory):
     events = []
     pipe = Pipeline(settings, progress=events.append)
     result = pipe.make(req, root / "out" / "bees.mp4")
-    return {"root": root, "settings": settings, "request": req, "result": result, "events": events, "pipe": pipe}
+    return {
+        "root": root,
+        "settings": settings,
+        "request": req,
+        "result": result,
+        "events": events,
+        "pipe": pipe,
+    }
 
 
 def test_video_container_streams_and_duration(rendered):
@@ -101,7 +107,9 @@ def test_second_run_is_all_cache_hits(rendered):
     assert sum(v["misses"] for v in res2.cache.values()) == 0, res2.cache
     assert res2.cache["segment"]["hits"] == len(res2.timeline.segments)
     assert res2.elapsed < rendered["result"].elapsed
-    assert probe(res2.video)["duration"] == pytest.approx(probe(rendered["result"].video)["duration"], abs=0.05)
+    assert probe(res2.video)["duration"] == pytest.approx(
+        probe(rendered["result"].video)["duration"], abs=0.05
+    )
 
 
 def test_editing_one_scene_rerenders_one_segment(rendered):

@@ -91,7 +91,9 @@ class Cache:
                 try:
                     os.replace(tmp, final)
                 except OSError:
-                    if self.lookup(stage, key) is None:  # lost a race with another process: fine if theirs is whole
+                    if (
+                        self.lookup(stage, key) is None
+                    ):  # lost a race with another process: fine if theirs is whole
                         raise
                     shutil.rmtree(tmp, ignore_errors=True)
             except BaseException:

@@ -97,16 +97,24 @@ def make(
     seed: Annotated[int, typer.Option(help="Seed for visuals, music and wording.")] = 0,
     no_subtitles: Annotated[bool, typer.Option("--no-subtitles", help="Don't burn in subtitles.")] = False,
     no_music: Annotated[bool, typer.Option("--no-music", help="Narration only.")] = False,
-    music_volume: Annotated[float | None, typer.Option(help="Music level in dB relative to the voice.")] = None,
+    music_volume: Annotated[
+        float | None, typer.Option(help="Music level in dB relative to the voice.")
+    ] = None,
     writer: Annotated[str | None, typer.Option(help="Script backend.")] = None,
     images: Annotated[str | None, typer.Option(help="Visuals backend.")] = None,
     music: Annotated[str | None, typer.Option(help="Music backend.")] = None,
     tts: Annotated[str | None, typer.Option(help="Narration backend.")] = None,
-    storyboard: Annotated[Path | None, typer.Option(help="Render this storyboard JSON instead of writing one.")] = None,
-    keep_work: Annotated[bool, typer.Option("--keep-work", help="Keep intermediate files beside the output.")] = False,
+    storyboard: Annotated[
+        Path | None, typer.Option(help="Render this storyboard JSON instead of writing one.")
+    ] = None,
+    keep_work: Annotated[
+        bool, typer.Option("--keep-work", help="Keep intermediate files beside the output.")
+    ] = False,
     config: Annotated[Path | None, typer.Option(help="TOML config file.")] = None,
     jobs: Annotated[int | None, typer.Option(help="Parallel workers (default: CPU cores).")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Ignore the cache (still writes to it).")] = False,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Ignore the cache (still writes to it).")
+    ] = False,
 ) -> None:
     """Make a video from PROMPT."""
     from .pipeline import Pipeline
@@ -123,9 +131,11 @@ def make(
         if prompt is None:
             raise ReelforgeError("give a PROMPT (what the video is about) or --storyboard FILE")
         try:
-            request = Request(prompt=prompt, duration=duration, style=style, aspect=aspect,  # type: ignore[arg-type]
-                              resolution=resolution, fps=fps, voice=voice, seed=seed,  # type: ignore[arg-type]
-                              subtitles=not no_subtitles)  # fmt: skip
+            request = Request.model_validate(
+                {"prompt": prompt, "duration": duration, "style": style, "aspect": aspect,
+                 "resolution": resolution, "fps": fps, "voice": voice, "seed": seed,
+                 "subtitles": not no_subtitles}
+            )  # fmt: skip
         except ValidationError as exc:
             raise ReelforgeError(validation_message(exc)) from None
         settings = _settings(config, writer=writer, images=images, music=music, tts=tts, jobs=jobs,
@@ -176,7 +186,9 @@ def storyboard_cmd(
     style: Annotated[str, typer.Option()] = "calm",
     seed: Annotated[int, typer.Option()] = 0,
     writer: Annotated[str | None, typer.Option()] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write JSON here instead of stdout.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write JSON here instead of stdout.")
+    ] = None,
     config: Annotated[Path | None, typer.Option()] = None,
 ) -> None:
     """Write the storyboard (title + scenes) without rendering; edit it and pass it to make --storyboard."""
@@ -185,7 +197,9 @@ def storyboard_cmd(
     try:
         _check_choice(style, STYLES, "style")
         try:
-            request = Request(prompt=prompt, duration=duration, style=style, seed=seed)  # type: ignore[arg-type]
+            request = Request.model_validate(
+                {"prompt": prompt, "duration": duration, "style": style, "seed": seed}
+            )
         except ValidationError as exc:
             raise ReelforgeError(validation_message(exc)) from None
         settings = _settings(config, writer=writer)
@@ -214,7 +228,7 @@ def backends(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
                 cls = reg.get(stage, name)
                 data[stage].append({"name": name, "version": cls.version, "description": cls.description,
                                     "options": cls.Options.model_json_schema().get("properties", {})})  # fmt: skip
-            except Exception as exc:  # noqa: BLE001 - a broken plugin should not break the listing
+            except Exception as exc:
                 data[stage].append({"name": name, "error": str(exc)})
     if as_json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")

@@ -34,7 +34,7 @@ class Frozen(BaseModel):
 def frame_size(aspect: str, resolution: str) -> tuple[int, int]:
     """Even pixel size for an aspect ratio at a resolution class (the short side is the class)."""
     short = {"480p": 480, "720p": 720, "1080p": 1080}[resolution]
-    long_side = int(round(short * 16 / 9 / 2)) * 2
+    long_side = round(short * 16 / 9 / 2) * 2
     if aspect == "16:9":
         return long_side, short
     if aspect == "9:16":

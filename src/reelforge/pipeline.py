@@ -131,7 +131,9 @@ class Pipeline:
         t0 = time.perf_counter()
         writer = self.backend("script", self.settings.writer)
         self.progress(ProgressEvent(stage="script", done=0, total=1))
-        key = cache_key("script", writer.identity(), request.model_dump(include={"prompt", "duration", "style", "seed"}))
+        key = cache_key(
+            "script", writer.identity(), request.model_dump(include={"prompt", "duration", "style", "seed"})
+        )
 
         def build(d: Path) -> None:
             sb = writer.execute(request)
@@ -155,7 +157,9 @@ class Pipeline:
         meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
         return SpokenSentence(path=entry / "audio.wav", **meta)
 
-    def _narrate_scene(self, narrator: Any, ident: dict[str, Any], storyboard: Storyboard, i: int) -> SceneNarration:
+    def _narrate_scene(
+        self, narrator: Any, ident: dict[str, Any], storyboard: Storyboard, i: int
+    ) -> SceneNarration:
         t0 = time.perf_counter()
         sentences = tuple(self._speak(narrator, ident, s) for s in storyboard.scenes[i].sentences)
         self._timed("narration", t0)
@@ -164,7 +168,10 @@ class Pipeline:
     def _draw_scene(self, images: Any, ident: dict[str, Any], req: ImageRequest) -> SceneVisual:
         self._check_cancel()
         t0 = time.perf_counter()
-        key = cache_key("visuals", ident, req)
+        # a still depends on what the scene shows, not on what is said or for how long
+        key = cache_key(
+            "visuals", ident, req.model_dump(mode="json", exclude={"scene": {"narration", "duration"}})
+        )
 
         def build(d: Path) -> None:
             v = images.execute(req, d / "image.png")
@@ -202,11 +209,14 @@ class Pipeline:
         done = {"narration": 0, "visuals": 0}
         lock = threading.Lock()
 
-        def report(stage: str, i: int, fut: Future[Any]) -> None:
-            if fut.exception() is None:
-                with lock:
-                    done[stage] += 1
-                    self.progress(ProgressEvent(stage=stage, done=done[stage], total=n, scene=i))
+        def reporter(stage: str, i: int) -> Callable[[Future[Any]], None]:
+            def report(fut: Future[Any]) -> None:
+                if fut.exception() is None:
+                    with lock:
+                        done[stage] += 1
+                        self.progress(ProgressEvent(stage=stage, done=done[stage], total=n, scene=i))
+
+            return report
 
         self.progress(ProgressEvent(stage="narration", done=0, total=n))
         self.progress(ProgressEvent(stage="visuals", done=0, total=n))
@@ -215,12 +225,12 @@ class Pipeline:
             narr_fs, vis_fs = [], []
             for i, scene in enumerate(storyboard.scenes):
                 f = pool.submit(self._narrate_scene, narrator, n_ident, storyboard, i)
-                f.add_done_callback(lambda fut, i=i: report("narration", i, fut))
+                f.add_done_callback(reporter("narration", i))
                 narr_fs.append(f)
                 req = ImageRequest(scene=scene, title=storyboard.title, style=request.style, width=w, height=h,
                                    seed=request.seed)  # fmt: skip
                 g = pool.submit(self._draw_scene, images, i_ident, req)
-                g.add_done_callback(lambda fut, i=i: report("visuals", i, fut))
+                g.add_done_callback(reporter("visuals", i))
                 vis_fs.append(g)
             try:
                 narrations = [f.result() for f in narr_fs]
@@ -230,7 +240,8 @@ class Pipeline:
                 self.cancel.set()  # stop sibling work early
                 raise
         assets = [
-            SceneAssets(scene=s, narration=narrations[i], visual=visuals[i]) for i, s in enumerate(storyboard.scenes)
+            SceneAssets(scene=s, narration=narrations[i], visual=visuals[i])
+            for i, s in enumerate(storyboard.scenes)
         ]
         return assets, music
 
@@ -248,8 +259,13 @@ class Pipeline:
         out_path = check_output(out_path)
         st = self.settings
         composer = self.backend(  # finds ffmpeg and the font before any work
-            "compose", st.composer, ffmpeg=st.ffmpeg, font_file=str(st.font_file) if st.font_file else None,
-            preset=st.x264_preset, crf=st.crf, workers=st.jobs or None,
+            "compose",
+            st.composer,
+            ffmpeg=st.ffmpeg,
+            font_file=str(st.font_file) if st.font_file else None,
+            preset=st.x264_preset,
+            crf=st.crf,
+            workers=st.jobs or None,
         )
         if storyboard is None:
             storyboard = self.write_storyboard(request)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -32,7 +33,7 @@ def find_ffmpeg(configured: str | None = None) -> str:
         exe: str = imageio_ffmpeg.get_ffmpeg_exe()
         if exe and Path(exe).is_file():
             return exe
-    except Exception:  # noqa: BLE001 - any failure here just means "not bundled"
+    except Exception:
         pass
     found = shutil.which("ffmpeg")
     if found:
@@ -90,7 +91,7 @@ def run(
         _procs.add(proc)
     try:
         if cancel is None:
-            out, err = proc.communicate(timeout=timeout)
+            _, err = proc.communicate(timeout=timeout)
         else:
             result: list[bytes] = []
 
@@ -106,7 +107,7 @@ def run(
                     _kill(proc)
                     reader.join(2)
                     raise Cancelled("cancelled")
-            out, err = result[0], result[1]
+            err = result[1]
     except subprocess.TimeoutExpired:
         _kill(proc)
         raise ComposeError(f"{what} took longer than {timeout:g} s and was stopped") from None
@@ -121,10 +122,8 @@ def run(
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
     proc.wait()
 
 

@@ -1,3 +1,5 @@
+import itertools
+
 from reelforge.compose.subtitles import (
     WORD_JOINER,
     ass_escape,
@@ -46,7 +48,7 @@ def test_sentence_cues_cover_speech_and_stay_in_bounds():
     cues = sentence_cues(words, offset=10.0, max_chars=20, hard_end=13.5)
     assert cues[0].start == 10.0
     assert all(c.end <= 13.5 for c in cues)
-    assert all(a.end <= b.start for a, b in zip(cues, cues[1:], strict=False))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(cues))
 
 
 def test_long_word_is_broken_not_dropped():
@@ -63,7 +65,14 @@ def test_portrait_has_bigger_margin_and_shorter_lines():
 
 
 def test_ass_document_has_title_and_segment_relative_times():
-    doc = to_ass([Cue(start=12.0, end=13.0, text="hi")], width=1280, height=720, style=SubtitleStyle(),
-                 offset=10.0, title="T {x}", title_span=(10.0, 12.0))  # fmt: skip
+    doc = to_ass(
+        [Cue(start=12.0, end=13.0, text="hi")],
+        width=1280,
+        height=720,
+        style=SubtitleStyle(),
+        offset=10.0,
+        title="T {x}",
+        title_span=(10.0, 12.0),
+    )
     assert "0:00:02.00,0:00:03.00,Sub" in doc
     assert "T \\{x\\}" in doc

@@ -21,15 +21,22 @@ def _sb(durations, title=2.0):
         Scene(index=i, narration="First sentence here. Second one. Third one.", visual="v", duration=d)
         for i, d in enumerate(durations)
     )
-    return Storyboard(title="T", prompt="p", duration=title + sum(durations), title_duration=title, scenes=scenes)
+    return Storyboard(
+        title="T", prompt="p", duration=title + sum(durations), title_duration=title, scenes=scenes
+    )
 
 
 def _narr(i, lengths):
     return SceneNarration(
         index=i,
         sentences=tuple(
-            SpokenSentence(text=f"s{k}.", path=Path(f"/x/{i}-{k}.wav"), duration=d, sample_rate=22050,
-                           words=word_timings(f"s{k}.", d))  # fmt: skip
+            SpokenSentence(
+                text=f"s{k}.",
+                path=Path(f"/x/{i}-{k}.wav"),
+                duration=d,
+                sample_rate=22050,
+                words=word_timings(f"s{k}.", d),
+            )
             for k, d in enumerate(lengths)
         ),
     )
@@ -60,8 +67,11 @@ def test_timeline_is_frame_exact_and_cues_stay_in_scene():
     sb = _sb([3.0, 2.5, 2.5])
     req = Request(prompt="p", duration=sb.duration, fps=30, resolution="480p")
     assets = [
-        SceneAssets(scene=s, narration=_narr(i, [1.2, 0.8]), visual=SceneVisual(index=i, path=Path("/i.png"),
-                    width=10, height=10))  # fmt: skip
+        SceneAssets(
+            scene=s,
+            narration=_narr(i, [1.2, 0.8]),
+            visual=SceneVisual(index=i, path=Path("/i.png"), width=10, height=10),
+        )
         for i, s in enumerate(sb.scenes)
     ]
     tl, fitted = build_timeline(req, sb, assets, None)

@@ -26,7 +26,9 @@ RELEASE = 0.5  # and comes back up over this long after it
 MERGE_GAP = 1.2  # speech gaps shorter than this keep the music down (no pumping between sentences)
 
 
-def merge_intervals(speech: Sequence[tuple[float, float]], gap: float = MERGE_GAP) -> list[tuple[float, float]]:
+def merge_intervals(
+    speech: Sequence[tuple[float, float]], gap: float = MERGE_GAP
+) -> list[tuple[float, float]]:
     merged: list[tuple[float, float]] = []
     for a, b in sorted(speech):
         if merged and a - merged[-1][1] < gap:
@@ -66,9 +68,11 @@ def write_narration(plan: AudioPlan, duration: float, out: Path) -> int:
                 sr = rate
             elif rate != sr:  # another voice's rate: resample linearly (rare)
                 n = int(len(data) * sr / rate)
-                data = np.interp(np.linspace(0, len(data) - 1, n), np.arange(len(data)), data).astype(np.float32)
-            clips.append((int(round(c.start * sr)), data))
-    total = int(round(duration * sr))
+                data = np.interp(np.linspace(0, len(data) - 1, n), np.arange(len(data)), data).astype(
+                    np.float32
+                )
+            clips.append((round(c.start * sr), data))
+    total = round(duration * sr)
     with wave.open(str(out), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
@@ -102,7 +106,7 @@ def write_ducked_music(plan: AudioPlan, duration: float, out: Path) -> None:
         w.setnchannels(ch)
         w.setsampwidth(2)
         w.setframerate(sr)
-        total = int(round(duration * sr))
+        total = round(duration * sr)
         pos = 0
         while pos < total:
             n = min(CHUNK, total - pos)
@@ -160,10 +164,7 @@ def mix(
     run([ffmpeg, "-hide_banner", "-nostdin", "-y", *inputs, "-filter_complex", graph + "[o]", "-map", "[o]",
          "-c:a", "pcm_f32le", str(premix)], cancel=cancel, what="ffmpeg (audio mix)")  # fmt: skip
     level, _ = measure_loudness(ffmpeg, premix, cancel)
-    if level < -60:  # silence: nothing to normalise
-        gain = 0.0
-    else:
-        gain = plan.loudness - level
+    gain = 0.0 if level < -60 else plan.loudness - level  # silence: nothing to normalise
     ceiling = 10 ** ((plan.true_peak - 1.0) / 20)  # sample-peak limit 1 dB under the true-peak ceiling
     measured = (level, -70.0)
     for _ in range(3):

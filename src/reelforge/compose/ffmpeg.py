@@ -169,6 +169,7 @@ class FFmpegComposer(Backend):
 
         def one(seg: Segment) -> Path:
             nonlocal done
+
             def build(d: Path) -> None:
                 self.render_segment(seg, timeline, d, fonts, cancel)
 

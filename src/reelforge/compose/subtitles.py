@@ -74,7 +74,7 @@ def sentence_cues(
 
 
 def _ts(t: float, sep: str) -> str:
-    ms = int(round(max(t, 0.0) * 1000))
+    ms = round(max(t, 0.0) * 1000)
     h, ms = divmod(ms, 3_600_000)
     m, ms = divmod(ms, 60_000)
     s, ms = divmod(ms, 1000)
@@ -107,7 +107,7 @@ def ass_escape(text: str) -> str:
 
 
 def _ass_time(t: float) -> str:
-    cs = int(round(max(t, 0.0) * 100))
+    cs = round(max(t, 0.0) * 100)
     h, cs = divmod(cs, 360_000)
     m, cs = divmod(cs, 6000)
     s, cs = divmod(cs, 100)

@@ -18,8 +18,8 @@ from ..models import (
     AudioClip,
     AudioPlan,
     Cue,
-    MusicTrack,
     Motion,
+    MusicTrack,
     Request,
     SceneAssets,
     SceneNarration,
@@ -32,12 +32,13 @@ from .subtitles import sentence_cues, style_metrics
 
 LEAD = 0.35  # seconds between a scene's first frame and its first word
 TAIL = 0.30  # seconds kept after the last word
+TIGHT = (0.15, 0.10)  # margins used only when the normal ones can't fit the speech
 FADE = 0.25
 OVERSCAN = 1.15  # stills are drawn this much larger than the frame, for Ken Burns room
 
 
 def overscan_size(width: int, height: int) -> tuple[int, int]:
-    return int(round(width * OVERSCAN / 2)) * 2, int(round(height * OVERSCAN / 2)) * 2
+    return round(width * OVERSCAN / 2) * 2, round(height * OVERSCAN / 2) * 2
 
 
 @dataclass(frozen=True)
@@ -45,21 +46,29 @@ class Fit:
     durations: list[float]
     narrations: list[SceneNarration]
     dropped: int  # sentences dropped to fit
+    lead: float = LEAD
 
 
 def fit_scenes(storyboard: Storyboard, narrations: Sequence[SceneNarration]) -> Fit:
+    try:
+        return _fit(storyboard, narrations, LEAD, TAIL)
+    except ComposeError:
+        return _fit(storyboard, narrations, *TIGHT)
+
+
+def _fit(storyboard: Storyboard, narrations: Sequence[SceneNarration], lead: float, tail: float) -> Fit:
     planned = [s.duration for s in storyboard.scenes]
     fitted: list[SceneNarration] = []
     dropped = 0
     for scene_len, narr in zip(planned, narrations, strict=True):
         sentences = list(narr.sentences)
         while len(sentences) > 1 and narr.model_copy(update={"sentences": tuple(sentences)}).duration > (
-            scene_len - LEAD - TAIL
+            scene_len - lead - tail
         ):
             sentences.pop()
             dropped += 1
         fitted.append(narr.model_copy(update={"sentences": tuple(sentences)}))
-    need = [LEAD + n.duration + TAIL for n in fitted]
+    need = [lead + n.duration + tail for n in fitted]
     durations = list(planned)
     over = [max(0.0, need[i] - planned[i]) for i in range(len(planned))]
     if sum(over) > 1e-9:  # some single sentence is too long: borrow from scenes with spare time
@@ -73,7 +82,7 @@ def fit_scenes(storyboard: Storyboard, narrations: Sequence[SceneNarration]) -> 
             )
         take = sum(over) / sum(spare)
         durations = [planned[i] + over[i] - spare[i] * take for i in range(len(planned))]
-    return Fit(durations=durations, narrations=fitted, dropped=dropped)
+    return Fit(durations=durations, narrations=fitted, dropped=dropped, lead=lead)
 
 
 def _motion(seed: int, index: int, title: bool = False) -> Motion:
@@ -96,7 +105,9 @@ def fitted_storyboard(storyboard: Storyboard, fit: Fit) -> Storyboard:
     total = storyboard.title_duration + sum(s.duration for s in scenes)
     if scenes:  # keep the sum exact after rounding
         last = scenes[-1]
-        scenes[-1] = last.model_copy(update={"duration": round(last.duration + storyboard.duration - total, 3)})
+        scenes[-1] = last.model_copy(
+            update={"duration": round(last.duration + storyboard.duration - total, 3)}
+        )
     return storyboard.model_copy(update={"scenes": tuple(scenes)})
 
 
@@ -155,7 +166,7 @@ def build_timeline(
         start, end = f0 / fps, f1 / fps
         narr = fit.narrations[i]
         cues: list[Cue] = []
-        cursor = start + LEAD
+        cursor = start + fit.lead
         for s in narr.sentences:
             clips.append(AudioClip(path=s.path, start=round(cursor, 4)))
             speech.append((round(cursor, 4), round(cursor + s.duration, 4)))

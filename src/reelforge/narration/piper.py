@@ -65,12 +65,14 @@ def load_voice(model: Path, config: Path) -> Any:
                 raise NarrationError("piper-tts is not installed", hint="pip install piper-tts") from None
             try:
                 _voices[key] = PiperVoice.load(model, config_path=config)
-            except Exception as exc:  # noqa: BLE001 - corrupt voice files raise anything
+            except Exception as exc:
                 raise NarrationError(f"cannot load Piper voice {model}: {exc}") from None
         return _voices[key]
 
 
-def trim_silence(audio: np.ndarray, sample_rate: int, threshold: float = 0.02, keep: float = 0.04) -> np.ndarray:
+def trim_silence(
+    audio: np.ndarray, sample_rate: int, threshold: float = 0.02, keep: float = 0.04
+) -> np.ndarray:
     """Cut leading/trailing near-silence, keeping ``keep`` seconds of margin."""
     loud = np.flatnonzero(np.abs(audio) > threshold)
     if loud.size == 0:
@@ -126,7 +128,7 @@ class PiperNarrator(Backend):
         )
         try:
             chunks = list(voice.synthesize(text, syn_config=cfg))
-        except Exception as exc:  # noqa: BLE001 - onnxruntime/espeak errors
+        except Exception as exc:
             raise NarrationError(f"Piper failed on {text[:60]!r}: {exc}") from None
         sr = int(voice.config.sample_rate)
         gap = np.zeros(int(0.12 * sr), dtype=np.float32)
@@ -137,17 +139,15 @@ class PiperNarrator(Backend):
                 if parts:
                     parts.append(gap)
                 parts.append(a)
-        if not parts:  # only punctuation/emoji: nothing to say
-            audio = np.zeros(int(0.3 * sr), dtype=np.float32)
-        else:
-            audio = np.concatenate(parts)
+        # only punctuation/emoji gives no speech: a short silence keeps the timeline valid
+        audio = np.concatenate(parts) if parts else np.zeros(int(0.3 * sr), dtype=np.float32)
         # short fades so sentence edges never click
         n = min(len(audio) // 4, int(0.008 * sr))
         if n > 0:
             ramp = np.linspace(0.0, 1.0, n, dtype=np.float32)
             audio[:n] *= ramp
             audio[-n:] *= ramp[::-1]
-        write_wav(out_path, audio * 0.9, sr)
+        write_wav(out_path, (audio * 0.9).astype(np.float32), sr)
         duration = len(audio) / sr
         return SpokenSentence(
             text=text,

@@ -6,7 +6,7 @@ from ..models import Request, Storyboard
 
 
 class ScriptWriter(Protocol):
-    """Writes a storyboard (title + scenes with narration, visual description, keywords, planned durations)."""
+    """Writes a storyboard: title + scenes (narration, visual description, keywords, planned durations)."""
 
     name: ClassVar[str]
     version: ClassVar[str]

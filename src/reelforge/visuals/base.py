@@ -7,7 +7,11 @@ from ..models import ImageRequest, SceneVisual
 
 
 class ImageGenerator(Protocol):
-    """Draws one still for a scene, at exactly ``request.width`` x ``request.height``, as PNG."""
+    """Draws one still for a scene, at exactly ``request.width`` x ``request.height``, as PNG.
+
+    It draws from the scene's ``visual``, ``keywords`` and ``role`` (plus title, style, seed); the cache
+    key leaves out the narration and duration, so editing what is said keeps the picture.
+    """
 
     name: ClassVar[str]
     version: ClassVar[str]
