@@ -310,3 +310,5 @@ class ProgressEvent(Frozen):
     scene: int | None = None
     message: str = ""
     cached: bool = False
+    #: a finished artifact, when the event announces one (e.g. a rendered segment's file)
+    artifact: str | None = None

@@ -162,28 +162,9 @@ class FFmpegComposer(Backend):
         fonts = self._font_dir(work_dir)
         cache = cache or Cache(work_dir / "cache", enabled=False)
         segs = timeline.segments
-        done = 0
-        lock = threading.Lock()
         emit = progress or (lambda e: None)
-        emit(ProgressEvent(stage="render", done=0, total=len(segs)))
 
-        def one(seg: Segment) -> Path:
-            nonlocal done
-
-            def build(d: Path) -> None:
-                self.render_segment(seg, timeline, d, fonts, cancel)
-
-            entry, hit = cache.get_or_build("segment", self.segment_key(seg, timeline), build)
-            with lock:
-                done += 1
-                emit(ProgressEvent(stage="render", done=done, total=len(segs),
-                                   scene=seg.index if seg.kind == "scene" else None, cached=hit))  # fmt: skip
-            return entry / "seg.mp4"
-
-        workers, _ = self._workers()
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            paths = list(pool.map(one, segs))
-
+        # audio first: it is quick, and progressive playback (HLS) can then serve each segment with sound
         emit(ProgressEvent(stage="audio", done=0, total=1))
         audio_key = cache_key(
             "audio", self.identity(), timeline.audio,
@@ -194,7 +175,30 @@ class FFmpegComposer(Backend):
         audio_entry, hit = cache.get_or_build(
             "audio", audio_key, lambda d: self._render_audio(timeline, d, cancel)
         )
-        emit(ProgressEvent(stage="audio", done=1, total=1, cached=hit))
+        emit(ProgressEvent(stage="audio", done=1, total=1, cached=hit, artifact=str(audio_entry / "audio.m4a")))
+
+        done = 0
+        lock = threading.Lock()
+        emit(ProgressEvent(stage="render", done=0, total=len(segs)))
+
+        def one(k: int) -> Path:
+            nonlocal done
+            seg = segs[k]
+
+            def build(d: Path) -> None:
+                self.render_segment(seg, timeline, d, fonts, cancel)
+
+            entry, hit = cache.get_or_build("segment", self.segment_key(seg, timeline), build)
+            with lock:
+                done += 1
+                emit(ProgressEvent(stage="render", done=done, total=len(segs), cached=hit,
+                                   scene=seg.index if seg.kind == "scene" else None,
+                                   message=f"segment {k}", artifact=str(entry / "seg.mp4")))  # fmt: skip
+            return entry / "seg.mp4"
+
+        workers, _ = self._workers()
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            paths = list(pool.map(one, range(len(segs))))
 
         emit(ProgressEvent(stage="mux", done=0, total=1))
         self.mux(paths, audio_entry / "audio.m4a", timeline, out_path, work_dir, cancel, metadata or {})
