@@ -115,6 +115,9 @@ def make(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Ignore the cache (still writes to it).")
     ] = False,
+    stats: Annotated[
+        bool, typer.Option("--stats", help="Also print per-stage times and cache hits as JSON.")
+    ] = False,
 ) -> None:
     """Make a video from PROMPT."""
     from .pipeline import Pipeline
@@ -164,6 +167,10 @@ def make(
         f"[green]✓[/] {result.video}  {result.duration:.1f} s  {mb:.1f} MB  made in {result.elapsed:.1f} s",
         highlight=False,
     )
+    if stats:
+        report = {"elapsed": round(result.elapsed, 3), "stages": {k: round(v, 3) for k, v in result.stages.items()},
+                  "cache": result.cache}  # fmt: skip
+        sys.stdout.write(json.dumps(report) + "\n")
 
 
 def load_storyboard(path: Path) -> Storyboard:

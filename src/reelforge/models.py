@@ -254,6 +254,11 @@ class Segment(Frozen):
     dim: float = 0.0  # 0..1 darkening of the image (title cards)
     blur: float = 0.0  # gaussian sigma in output pixels (title cards)
     cues: tuple[Cue, ...] = ()  # cues shown in this segment (absolute times)
+    #: a video clip for this scene and how it is combined with the still:
+    #: ``clip`` full frame, ``blend`` still over clip at 50 %, ``pip`` clip inset, ``split`` side by side
+    clip: Path | None = None
+    clip_start: float = 0.0  # seconds into the clip file
+    layout: Literal["still", "clip", "blend", "pip", "split"] = "still"
 
 
 class AudioClip(Frozen):

@@ -31,35 +31,70 @@ from .subtitles import to_ass
 Progress = Callable[[ProgressEvent], None]
 
 
-def segment_graph(seg: Segment, tl: Timeline) -> str:
-    """The filter graph for one segment (input 0 = the still)."""
-    w, h, fps, n = tl.width, tl.height, tl.fps, seg.frames
-    m = seg.motion
+def _still_chain(seg: Segment, tl: Timeline, w: int, h: int) -> str:
+    """Input 0 (a still) decoded once, converted once, looped, with Ken Burns (scale + crop per frame)."""
+    n, fps, m = seg.frames, tl.fps, seg.motion
     span = max(n - 1, 1)
     z = f"({m.zoom_from:.5f}+{m.zoom_to - m.zoom_from:.5f}*n/{span})"
     px = f"({m.pan_from[0]:.4f}+{m.pan_to[0] - m.pan_from[0]:.4f}*n/{span})"
     py = f"({m.pan_from[1]:.4f}+{m.pan_to[1] - m.pan_from[1]:.4f}*n/{span})"
-    pre = "[0:v]format=yuv420p"
+    chain = ["[0:v]format=yuv420p"]
     if seg.blur > 0:
-        pre += f",gblur=sigma={seg.blur:.2f}"
+        chain.append(f"gblur=sigma={seg.blur:.2f}")
     if seg.dim > 0:
-        pre += f",eq=brightness={-seg.dim * 0.5:.3f}:saturation={1 - seg.dim * 0.4:.3f}"
-    dur = n / fps
-    parts = [
-        pre,
+        chain.append(f"eq=brightness={-seg.dim * 0.5:.3f}:saturation={1 - seg.dim * 0.4:.3f}")
+    chain += [
         f"loop=loop={n - 1}:size=1:start=0",
         f"setpts=N/({fps}*TB)",
         f"scale=w='max({w},trunc({w}*{z}/2)*2)':h='max({h},trunc({h}*{z}/2)*2)':eval=frame:flags=bicubic",
         f"crop={w}:{h}:x='(iw-{w})*{px}':y='(ih-{h})*{py}'",
         "setsar=1",
     ]
+    return ",".join(chain)
+
+
+def _clip_chain(seg: Segment, tl: Timeline, w: int, h: int) -> str:
+    """Input 1 (a video clip): constant frame rate, scaled to cover ``w`` x ``h`` and centre-cropped."""
+    return (
+        f"[1:v]fps={tl.fps},scale={w}:{h}:force_original_aspect_ratio=increase:flags=bicubic,"
+        f"crop={w}:{h},setsar=1,format=yuv420p,trim=end_frame={seg.frames},setpts=N/({tl.fps}*TB)"
+    )
+
+
+def segment_graph(seg: Segment, tl: Timeline) -> str:
+    """The filter graph for one segment: input 0 = the still, input 1 = the clip (if any)."""
+    w, h, fps, n = tl.width, tl.height, tl.fps, seg.frames
+    layout = seg.layout if seg.clip is not None else "still"
+    if layout == "still":
+        graph = _still_chain(seg, tl, w, h)
+    elif layout == "clip":
+        graph = _clip_chain(seg, tl, w, h)
+    elif layout == "blend":  # the seed's look: the still over the clip at 50 % opacity
+        graph = f"{_still_chain(seg, tl, w, h)}[s];{_clip_chain(seg, tl, w, h)}[c];[c][s]blend=all_mode=average"
+    elif layout == "pip":  # clip inset in the top-right corner over the moving still
+        iw, ih = (w // 3) // 2 * 2, (h // 3) // 2 * 2
+        mx, my = w // 24 * 2 // 2, h // 24 * 2 // 2
+        graph = (
+            f"{_still_chain(seg, tl, w, h)}[s];{_clip_chain(seg, tl, iw, ih)}[c];"
+            f"[s][c]overlay=x={w - iw - mx}:y={my}:eof_action=repeat"
+        )
+    else:  # split: still on the left half, clip on the right half
+        half = (w // 2) // 2 * 2
+        graph = (
+            f"{_still_chain(seg, tl, w, h)},crop={half}:{h}:0:0[s];{_clip_chain(seg, tl, w - half, h)}[c];"
+            "[s][c]hstack=inputs=2"
+        )
+    dur = n / fps
+    post: list[str] = []
     if seg.fade_in > 0:
-        parts.append(f"fade=t=in:st=0:d={seg.fade_in:.3f}")
+        post.append(f"fade=t=in:st=0:d={seg.fade_in:.3f}")
     if seg.fade_out > 0:
-        parts.append(f"fade=t=out:st={max(0.0, dur - seg.fade_out):.3f}:d={seg.fade_out:.3f}")
+        post.append(f"fade=t=out:st={max(0.0, dur - seg.fade_out):.3f}:d={seg.fade_out:.3f}")
     if seg.text or seg.cues:
-        parts.append("subtitles=filename=seg.ass:fontsdir=fonts")
-    return ",".join(parts) + "[v]"
+        post.append("subtitles=filename=seg.ass:fontsdir=fonts")
+    if post:
+        graph += "," + ",".join(post)
+    return graph + "[v]"
 
 
 class FFmpegComposer(Backend):
@@ -105,13 +140,27 @@ class FFmpegComposer(Backend):
         threads = self.options.threads or max(1, cores // workers)
         return workers, threads
 
+    @staticmethod
+    def _clip_input(seg: Segment, tl: Timeline) -> list[str]:
+        if seg.clip is None or seg.layout == "still":
+            return []
+        # seek by the demuxer (no decode of skipped frames); loop a clip shorter than the scene
+        return ["-stream_loop", "-1", "-ss", f"{seg.clip_start:.3f}", "-t", f"{seg.frames / tl.fps + 1:.3f}",
+                "-an", "-i", str(seg.clip)]  # fmt: skip
+
     def segment_key(self, seg: Segment, tl: Timeline) -> str:
+        """Everything that changes the segment's pixels; cue times are taken relative to the segment, so a
+        scene that only moves in time (an earlier scene changed length) is not re-rendered."""
+        offset = seg.start_frame / tl.fps
+        body = seg.model_dump(mode="json", exclude={"start_frame", "index", "cues"})
+        body["cues"] = [(round(c.start - offset, 3), round(c.end - offset, 3), c.text) for c in seg.cues]
         return cache_key(
             "segment",
             self.identity(),
             {"w": tl.width, "h": tl.height, "fps": tl.fps, "subs": tl.subtitles},
-            seg.model_dump(mode="json", exclude={"start_frame", "index"}),
+            body,
             file_fingerprint(seg.image),
+            file_fingerprint(seg.clip) if seg.clip else None,
         )
 
     def render_segment(self, seg: Segment, tl: Timeline, out_dir: Path, fonts: Path,
@@ -130,6 +179,7 @@ class FFmpegComposer(Backend):
         cmd = [
             self.ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
             "-i", str(seg.image),
+            *self._clip_input(seg, tl),
             "-filter_complex", segment_graph(seg, tl), "-map", "[v]",
             "-frames:v", str(seg.frames), "-r", str(tl.fps),
             "-c:v", "libx264", "-preset", self.options.preset, "-crf", str(self.options.crf),
