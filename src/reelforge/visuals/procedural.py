@@ -376,7 +376,7 @@ def _background(
             arr = 255.0 - (255.0 - arr) * (1.0 - g * col / 255.0)
         else:
             arr += g * (col - arr)
-    return Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8), "RGB")
+    return Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8))
 
 
 def _blob_points(
@@ -493,7 +493,7 @@ def _gradient_fill(size: tuple[int, int], top: RGB, bottom: RGB, angle: float) -
     a = np.asarray(top, dtype=np.float32)
     b = np.asarray(bottom, dtype=np.float32)
     arr = a + (b - a) * t[..., None]
-    small = Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8), "RGB")
+    small = Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8))
     return small.resize(size, Image.Resampling.BILINEAR)
 
 
@@ -669,7 +669,7 @@ def _vignette(image: Image.Image, lw: int, lh: int, dark: RGB, strength: float) 
     fall = np.clip((d - 0.45) / 0.85, 0.0, 1.0)
     fall = fall * fall * (3 - 2 * fall)
     keep = 1.0 - strength * fall
-    mask = Image.fromarray(np.clip(keep * 255 + 0.5, 0, 255).astype(np.uint8), "L")
+    mask = Image.fromarray(np.clip(keep * 255 + 0.5, 0, 255).astype(np.uint8))
     mask = mask.resize(image.size, Image.Resampling.BILINEAR)
     return Image.composite(image, Image.new("RGB", image.size, dark), mask)
 
@@ -680,5 +680,5 @@ def _dither(image: Image.Image, amplitude: int, seed: int) -> Image.Image:
     w, h = image.size
     gen = np.random.Generator(np.random.PCG64(seed))
     noise = gen.integers(0, 2 * amplitude + 1, size=(h, w), dtype=np.uint8)
-    n = Image.fromarray(noise, "L")
+    n = Image.fromarray(noise)
     return ImageChops.add(image, Image.merge("RGB", (n, n, n)), scale=1.0, offset=-amplitude)
