@@ -120,23 +120,26 @@ def write_ducked_music(plan: AudioPlan, duration: float, out: Path) -> None:
             pos += n
 
 
-_JSON = re.compile(r"\{[^{}]*\"input_i\"[^{}]*\}", re.S)
+_I = re.compile(r"I:\s+(-?[\d.]+|-inf) LUFS")
+_TP = re.compile(r"Peak:\s+(-?[\d.]+|-inf) dBFS")
 
 
 def measure_loudness(ffmpeg: str, src: Path, cancel: threading.Event | None = None) -> tuple[float, float]:
-    """(integrated LUFS, true peak dBTP) of an audio file, via ffmpeg's loudnorm analysis (BS.1770)."""
+    """(integrated LUFS, true peak dBTP) of an audio file, by ffmpeg's EBU R128 meter (``ebur128``)."""
     err = run(
         [ffmpeg, "-hide_banner", "-nostdin", "-i", str(src), "-map", "0:a:0", "-af",
-         "loudnorm=print_format=json", "-f", "null", "-"],
+         "ebur128=peak=true:framelog=quiet", "-f", "null", "-"],
         cancel=cancel, what="ffmpeg (loudness analysis)",
     )  # fmt: skip
-    m = _JSON.findall(err)
-    if not m:
+    summary = err[err.rfind("Summary:") :]
+    i, tp = _I.search(summary), _TP.search(summary)
+    if not i or not tp:
         raise ComposeError("ffmpeg printed no loudness measurement")
-    data = json.loads(m[-1])
-    i = float(data["input_i"]) if data["input_i"] not in ("-inf", "inf") else -70.0
-    tp = float(data["input_tp"]) if data["input_tp"] not in ("-inf", "inf") else -70.0
-    return i, tp
+
+    def num(m: re.Match[str]) -> float:
+        return -70.0 if m.group(1) == "-inf" else float(m.group(1))
+
+    return num(i), num(tp)
 
 
 def mix(
@@ -164,15 +167,30 @@ def mix(
     run([ffmpeg, "-hide_banner", "-nostdin", "-y", *inputs, "-filter_complex", graph + "[o]", "-map", "[o]",
          "-c:a", "pcm_f32le", str(premix)], cancel=cancel, what="ffmpeg (audio mix)")  # fmt: skip
     level, _ = measure_loudness(ffmpeg, premix, cancel)
-    gain = 0.0 if level < -60 else plan.loudness - level  # silence: nothing to normalise
-    ceiling = 10 ** ((plan.true_peak - 1.0) / 20)  # sample-peak limit 1 dB under the true-peak ceiling
-    measured = (level, -70.0)
-    for _ in range(3):
-        af = f"volume={gain:.3f}dB,alimiter=limit={ceiling:.5f}:attack=3:release=60:level=disabled:latency=1"
-        run([ffmpeg, "-hide_banner", "-nostdin", "-y", "-i", str(premix), "-af", af, "-ar", "48000",
-             "-c:a", "aac", "-b:a", "192k", str(out)], cancel=cancel, what="ffmpeg (audio encode)")  # fmt: skip
+    if level < -60:  # silence: nothing to normalise
+        _encode(ffmpeg, premix, 0.0, plan, out, cancel)
+        return measure_loudness(ffmpeg, out, cancel)
+    # the limiter eats part of any gain, so solve gain -> loudness by the secant method (1-4 passes)
+    gain = plan.loudness - level
+    prev: tuple[float, float] | None = None
+    for _ in range(4):
+        _encode(ffmpeg, premix, gain, plan, out, cancel)
         measured = measure_loudness(ffmpeg, out, cancel)
-        if level < -60 or abs(measured[0] - plan.loudness) <= 0.4:
+        err = plan.loudness - measured[0]
+        if abs(err) <= 0.25:
             break
-        gain += plan.loudness - measured[0]
+        slope = 1.0
+        if prev is not None and abs(gain - prev[0]) > 1e-3:
+            slope = max(0.2, (measured[0] - prev[1]) / (gain - prev[0]))
+        prev = (gain, measured[0])
+        gain += err / slope
     return measured
+
+
+def _encode(ffmpeg: str, premix: Path, gain: float, plan: AudioPlan, out: Path,
+            cancel: threading.Event | None) -> None:  # fmt: skip
+    """Gain, then a look-ahead limiter 1 dB under the true-peak ceiling, then AAC."""
+    ceiling = 10 ** ((plan.true_peak - 1.0) / 20)
+    af = f"volume={gain:.3f}dB,alimiter=limit={ceiling:.5f}:attack=3:release=60:level=disabled:latency=1"
+    run([ffmpeg, "-hide_banner", "-nostdin", "-y", "-i", str(premix), "-af", af, "-ar", "48000",
+         "-c:a", "aac", "-b:a", "192k", str(out)], cancel=cancel, what="ffmpeg (audio encode)")  # fmt: skip
