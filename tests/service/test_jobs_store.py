@@ -1,0 +1,123 @@
+"""The SQLite job store: claims, leases, conditional finishes, the event log, across processes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from reelforge.service.jobs import Job, SQLiteJobStore, new_job_id, valid_job_id
+from reelforge.service.runner import HOST, ProgressTracker, runner_dead
+
+
+def make(tmp_path: Path) -> tuple[SQLiteJobStore, Job]:
+    store = SQLiteJobStore(tmp_path / "jobs.sqlite3")
+    job = Job(id=new_job_id(), owner="alice", request={"prompt": "Bees", "duration": 10})
+    store.create(job)
+    return store, job
+
+
+def test_wal_mode_and_ids(tmp_path):
+    store, job = make(tmp_path)
+    with store._read() as con:
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert valid_job_id(job.id) and not valid_job_id("../" + job.id[3:]) and not valid_job_id(job.id.upper())
+
+
+def test_only_one_runner_claims_a_job_and_only_it_finishes(tmp_path):
+    store, job = make(tmp_path)
+    a = store.claim(job.id, "a", lease=30)
+    assert a is not None and a.status == "running" and a.attempts == 1
+    assert store.claim(job.id, "b", lease=30) is None  # held
+    assert store.heartbeat(job.id, "a", 30) == "ok"
+    assert store.heartbeat(job.id, "b", 30) == "lost"
+    assert not store.finish(job.id, "b", "done")
+    assert store.update_progress(job.id, "a", "render", {"fraction": 0.5}, ("progress", {"x": 1}))
+    assert not store.update_progress(job.id, "b", "render", {"fraction": 0.9})
+    assert store.finish(job.id, "a", "done", result={"size": 1})
+    assert not store.finish(job.id, "a", "done")  # once
+    assert store.claim(job.id, "c", lease=30) is None  # finished jobs are never claimed again
+    done = store.get(job.id)
+    assert done is not None and done.status == "done" and done.result == {"size": 1} and done.runner == "a"
+    kinds = [(e.kind, e.data.get("status")) for e in store.events(job.id)]
+    assert kinds == [("status", "queued"), ("status", "running"), ("progress", None), ("status", "done")]
+
+
+def test_an_expired_lease_is_taken_over(tmp_path):
+    store, job = make(tmp_path)
+    assert store.claim(job.id, "a", lease=0.05) is not None
+    time.sleep(0.1)
+    b = store.claim(job.id, "b", lease=30)
+    assert b is not None and b.attempts == 2
+    assert store.heartbeat(job.id, "a", 30) == "lost"  # the old runner learns it lost the job
+    assert not store.finish(job.id, "a", "done")
+    assert store.finish(job.id, "b", "done")
+
+
+def test_requeue_stale_and_dead_runners(tmp_path):
+    store, job = make(tmp_path)
+    other = Job(id=new_job_id(), request={"prompt": "Ants", "duration": 10})
+    store.create(other)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    store.claim(job.id, f"local:{HOST}:{dead.pid}:x", lease=3600)
+    store.claim(other.id, "celery:elsewhere:1:y", lease=3600)
+    assert runner_dead(f"local:{HOST}:{dead.pid}:x") and not runner_dead("celery:elsewhere:1:y")
+    assert store.requeue_stale(time.time(), runner_dead) == [job.id]
+    assert store.get(job.id).status == "queued"  # type: ignore[union-attr]
+    assert store.requeue_stale(time.time() + 7200, runner_dead) == [other.id]  # its lease ran out
+
+
+def test_cancel_queued_and_running(tmp_path):
+    store, job = make(tmp_path)
+    assert store.request_cancel(job.id).status == "cancelled"  # type: ignore[union-attr]
+    second = Job(id=new_job_id(), request={"prompt": "Ants", "duration": 10})
+    store.create(second)
+    store.claim(second.id, "a", lease=30)
+    assert store.request_cancel(second.id).cancel_requested  # type: ignore[union-attr]
+    assert store.heartbeat(second.id, "a", 30) == "cancel"
+    assert store.finish(second.id, "a", "cancelled")
+    assert store.requeue_edited(second.id, {"title": "x"}).generation == 1  # type: ignore[union-attr]
+    assert store.requeue_edited(second.id, {"title": "y"}) is None  # already queued again
+
+
+def test_release_and_delete(tmp_path):
+    store, job = make(tmp_path)
+    store.claim(job.id, "a", lease=30)
+    assert store.release(job.id, "a")
+    assert store.get(job.id).status == "queued"  # type: ignore[union-attr]
+    assert store.count_active("alice") == 1 and store.count_active("bob") == 0
+    assert [j.id for j in store.list_jobs("alice")] == [job.id] and store.list_jobs("bob") == []
+    assert store.delete(job.id) and store.get(job.id) is None and store.events(job.id) == []
+
+
+def _claim(path: str, job_id: str, n: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    store = SQLiteJobStore(Path(path))
+    out.put(sum(store.claim(job_id, f"p{n}", lease=30) is not None for _ in range(20)))
+
+
+def test_claims_are_exclusive_across_processes(tmp_path):
+    store, job = make(tmp_path)
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_claim, args=(str(store.path), job.id, n, out)) for n in range(4)]
+    for p in procs:
+        p.start()
+    wins = [out.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(30)
+    assert sum(wins) == 1
+
+
+def test_progress_tracker_folds_events():
+    from reelforge.models import ProgressEvent
+
+    t = ProgressTracker()
+    t.apply(ProgressEvent(stage="narration", done=0, total=3))
+    t.apply(ProgressEvent(stage="narration", done=1, total=3, scene=2))
+    t.apply(ProgressEvent(stage="render", done=1, total=4, scene=0, message="segment 1"))
+    snap = t.snapshot()
+    assert len(snap["scenes"]) == 3 and snap["scenes"][2]["narration"] and snap["scenes"][0]["render"]
+    assert 0 < snap["fraction"] < 1 and snap["stages"]["render"] == {"done": 1, "total": 4, "cached": False}

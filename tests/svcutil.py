@@ -1,0 +1,37 @@
+"""Helpers for the service tests: parse Server-Sent Events and HLS playlists."""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any
+
+
+def parse_sse(text: str) -> list[tuple[int | None, str, dict[str, Any]]]:
+    """``(id, event, data)`` for every event with data in an SSE stream."""
+    out = []
+    for block in text.split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in block.splitlines():
+            if line.startswith(":") or ":" not in line:
+                continue
+            k, _, v = line.partition(":")
+            fields[k] = v.removeprefix(" ")
+        if "data" in fields:
+            seq = int(fields["id"]) if "id" in fields else None
+            out.append((seq, fields.get("event", "message"), json.loads(fields["data"])))
+    return out
+
+
+def playlist_entries(text: str) -> list[tuple[float, str]]:
+    """``(duration, uri)`` of every segment of an HLS media playlist."""
+    lines = text.splitlines()
+    return [(float(lines[i].split(":")[1].rstrip(",")), lines[i + 1]) for i, ln in enumerate(lines)
+            if ln.startswith("#EXTINF")]  # fmt: skip
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
