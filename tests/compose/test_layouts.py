@@ -86,3 +86,38 @@ def test_missing_clip_is_a_clear_error(inputs, tmp_path: Path):
 
     with pytest.raises(ComposeError, match="segment 1"):
         comp.render_segment(seg, tl, tmp_path, comp._font_dir(d))
+
+
+def test_ken_burns_pans_across_the_still(tmp_path: Path):
+    from PIL import ImageDraw
+
+    still = tmp_path / "corners.png"
+    im = Image.new("RGB", (368, 208), (128, 128, 128))
+    d = ImageDraw.Draw(im)
+    d.rectangle([0, 0, 60, 40], fill=(230, 20, 20))
+    d.rectangle([307, 167, 367, 207], fill=(20, 20, 230))
+    im.save(still)
+    seg = Segment(kind="scene", index=0, start_frame=0, frames=FPS, image=still, fade_in=0, fade_out=0,
+                  motion=Motion(zoom_from=1.3, zoom_to=1.3, pan_from=(0.0, 0.0), pan_to=(1.0, 1.0)))
+    tl = Timeline(width=W, height=H, fps=FPS, frames=FPS, title="t", segments=(seg,))
+    comp = FFmpegComposer()
+    path = comp.render_segment(seg, tl, tmp_path, comp._font_dir(tmp_path))
+    first, last = frame_at(path, 0.0).astype(int), frame_at(path, (FPS - 1) / FPS).astype(int)
+    assert near(first[5, 5], (230, 20, 20)) and not near(first[H - 5, W - 5], (20, 20, 230))
+    assert near(last[H - 5, W - 5], (20, 20, 230)) and not near(last[5, 5], (230, 20, 20))
+
+
+def test_fades_are_frame_exact(inputs, tmp_path: Path):
+    _, still, _ = inputs
+    seg = Segment(kind="scene", index=0, start_frame=0, frames=FPS, image=still, motion=Motion(zoom_to=1.0),
+                  fade_in=0.2, fade_out=0.2)
+    tl = Timeline(width=W, height=H, fps=FPS, frames=FPS, title="t", segments=(seg,))
+    comp = FFmpegComposer()
+    path = comp.render_segment(seg, tl, tmp_path, comp._font_dir(tmp_path))
+    import av
+
+    with av.open(str(path)) as c:
+        means = [f.to_ndarray(format="rgb24")[:, :, 0].mean() for f in c.decode(video=0)]
+    assert means[0] < 25  # frame 0 is black
+    assert means[1] > means[0] + 20  # frame 1 already fades in: t = 1/fps exactly
+    assert means[FPS // 2] > 200

@@ -14,7 +14,7 @@ import os
 import shutil
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
@@ -32,22 +32,28 @@ Progress = Callable[[ProgressEvent], None]
 
 
 def _still_chain(seg: Segment, tl: Timeline, w: int, h: int) -> str:
-    """Input 0 (a still) decoded once, converted once, looped, with Ken Burns (scale + crop per frame)."""
+    """Input 0 (a still) decoded once, converted to BT.709 YUV once, looped, then moved by ``zoompan``.
+
+    Ken Burns: at frame n the visible part of the still is ``1/z`` of it, offset by ``p`` of the spare
+    room, with z and p linear in n. ``zoompan`` crops and scales in one step at a fixed output size
+    (a per-frame ``scale`` followed by ``crop`` silently loses the pan: ``crop`` keeps the link's first
+    size). ``settb`` makes frame n exactly t = n/fps, so fades and cues land on the right frame.
+    """
     n, fps, m = seg.frames, tl.fps, seg.motion
     span = max(n - 1, 1)
-    z = f"({m.zoom_from:.5f}+{m.zoom_to - m.zoom_from:.5f}*n/{span})"
-    px = f"({m.pan_from[0]:.4f}+{m.pan_to[0] - m.pan_from[0]:.4f}*n/{span})"
-    py = f"({m.pan_from[1]:.4f}+{m.pan_to[1] - m.pan_from[1]:.4f}*n/{span})"
-    chain = ["[0:v]format=yuv420p"]
+    z = f"{m.zoom_from:.5f}+{m.zoom_to - m.zoom_from:.5f}*on/{span}"
+    px = f"({m.pan_from[0]:.4f}+{m.pan_to[0] - m.pan_from[0]:.4f}*on/{span})"
+    py = f"({m.pan_from[1]:.4f}+{m.pan_to[1] - m.pan_from[1]:.4f}*on/{span})"
+    chain = ["[0:v]scale=out_color_matrix=bt709:out_range=tv:flags=bicubic", "format=yuv420p"]
     if seg.blur > 0:
         chain.append(f"gblur=sigma={seg.blur:.2f}")
     if seg.dim > 0:
         chain.append(f"eq=brightness={-seg.dim * 0.5:.3f}:saturation={1 - seg.dim * 0.4:.3f}")
     chain += [
         f"loop=loop={n - 1}:size=1:start=0",
-        f"setpts=N/({fps}*TB)",
-        f"scale=w='max({w},trunc({w}*{z}/2)*2)':h='max({h},trunc({h}*{z}/2)*2)':eval=frame:flags=bicubic",
-        f"crop={w}:{h}:x='(iw-{w})*{px}':y='(ih-{h})*{py}'",
+        f"settb=1/{fps}",
+        "setpts=N",
+        f"zoompan=z='{z}':x='(iw-iw/zoom)*{px}':y='(ih-ih/zoom)*{py}':d=1:s={w}x{h}:fps={fps}",
         "setsar=1",
     ]
     return ",".join(chain)
@@ -56,8 +62,9 @@ def _still_chain(seg: Segment, tl: Timeline, w: int, h: int) -> str:
 def _clip_chain(seg: Segment, tl: Timeline, w: int, h: int) -> str:
     """Input 1 (a video clip): constant frame rate, scaled to cover ``w`` x ``h`` and centre-cropped."""
     return (
-        f"[1:v]fps={tl.fps},scale={w}:{h}:force_original_aspect_ratio=increase:flags=bicubic,"
-        f"crop={w}:{h},setsar=1,format=yuv420p,trim=end_frame={seg.frames},setpts=N/({tl.fps}*TB)"
+        f"[1:v]fps={tl.fps},scale={w}:{h}:force_original_aspect_ratio=increase:flags=bicubic:"
+        f"out_color_matrix=bt709:out_range=tv,crop={w}:{h},setsar=1,format=yuv420p,"
+        f"trim=end_frame={seg.frames},settb=1/{tl.fps},setpts=N"
     )
 
 
@@ -99,7 +106,7 @@ def segment_graph(seg: Segment, tl: Timeline) -> str:
 
 class FFmpegComposer(Backend):
     name: ClassVar[str] = "ffmpeg"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: zoompan Ken Burns (pan honoured), exact frame times, BT.709 tags
     description: ClassVar[str] = "ffmpeg-native segment renderer (libx264 + libass), parallel and cached"
 
     class Options(BackendOptions):
@@ -153,7 +160,12 @@ class FFmpegComposer(Backend):
         scene that only moves in time (an earlier scene changed length) is not re-rendered."""
         offset = seg.start_frame / tl.fps
         body = seg.model_dump(mode="json", exclude={"start_frame", "index", "cues"})
+        if body.get("fit") == "cover":  # the default: keys of segments made before ``fit`` existed still hold
+            del body["fit"]
         body["cues"] = [(round(c.start - offset, 3), round(c.end - offset, 3), c.text) for c in seg.cues]
+        if any(c.words for c in seg.cues):  # karaoke: the word times change the pixels too
+            body["words"] = [[(w.word, round(w.start - offset, 3), round(w.end - offset, 3)) for w in c.words]
+                             for c in seg.cues]  # fmt: skip
         return cache_key(
             "segment",
             self.identity(),
@@ -184,6 +196,7 @@ class FFmpegComposer(Backend):
             "-frames:v", str(seg.frames), "-r", str(tl.fps),
             "-c:v", "libx264", "-preset", self.options.preset, "-crf", str(self.options.crf),
             "-profile:v", "high", "-pix_fmt", "yuv420p", "-g", str(tl.fps * 2),
+            "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
             "-threads", str(threads), "-filter_threads", "1",
             "-an", "-movflags", "+faststart", "seg.mp4",
         ]  # fmt: skip
@@ -214,7 +227,8 @@ class FFmpegComposer(Backend):
         segs = timeline.segments
         emit = progress or (lambda e: None)
 
-        # audio first: it is quick, and progressive playback (HLS) can then serve each segment with sound
+        # the audio mix runs beside the first segments (it is short and mostly single-threaded); progressive
+        # playback (HLS) pairs each finished segment with its slice of the mix as soon as both exist
         emit(ProgressEvent(stage="audio", done=0, total=1))
         audio_key = cache_key(
             "audio", self.identity(), timeline.audio,
@@ -222,10 +236,11 @@ class FFmpegComposer(Backend):
             file_fingerprint(timeline.audio.music) if timeline.audio.music else None,
             timeline.frames, timeline.fps,
         )  # fmt: skip
-        audio_entry, hit = cache.get_or_build(
-            "audio", audio_key, lambda d: self._render_audio(timeline, d, cancel)
-        )
-        emit(ProgressEvent(stage="audio", done=1, total=1, cached=hit, artifact=str(audio_entry / "audio.m4a")))
+
+        def audio() -> Path:
+            entry, hit = cache.get_or_build("audio", audio_key, lambda d: self._render_audio(timeline, d, cancel))
+            emit(ProgressEvent(stage="audio", done=1, total=1, cached=hit, artifact=str(entry / "audio.m4a")))
+            return entry / "audio.m4a"
 
         done = 0
         lock = threading.Lock()
@@ -248,10 +263,15 @@ class FFmpegComposer(Backend):
 
         workers, _ = self._workers()
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            paths = list(pool.map(one, range(len(segs))))
+            audio_f = pool.submit(audio)
+            # every segment gets its chance even if one fails, so a re-run redoes only the failed ones
+            futures = [pool.submit(one, k) for k in range(len(segs))]
+            wait([audio_f, *futures])
+        paths = [f.result() for f in futures]  # the first failure, if any, is raised here
+        audio_path = audio_f.result()
 
         emit(ProgressEvent(stage="mux", done=0, total=1))
-        self.mux(paths, audio_entry / "audio.m4a", timeline, out_path, work_dir, cancel, metadata or {})
+        self.mux(paths, audio_path, timeline, out_path, work_dir, cancel, metadata or {})
         emit(ProgressEvent(stage="mux", done=1, total=1))
 
     def _render_audio(self, tl: Timeline, out_dir: Path, cancel: threading.Event | None) -> None:
@@ -281,7 +301,11 @@ class FFmpegComposer(Backend):
             os.replace(tmp, out_path)
         except OSError as exc:
             raise OutputError(f"cannot write {out_path}: {exc.strerror}") from None
-        except BaseException:
+        except ComposeError as exc:
+            if "No space left" in str(exc):
+                raise OutputError(
+                    f"not enough disk space to write {out_path}", hint="free some space or choose another -o"
+                ) from None
             raise
         finally:
             tmp.unlink(missing_ok=True)
