@@ -135,3 +135,21 @@ def plan_durations(duration: float) -> tuple[float, list[float]]:
 def word_budget(scene_duration: float, words_per_second: float = DEFAULT_WPS) -> int:
     """Words of narration that fit a scene, leaving ``LEAD_IN`` seconds for fades (at least 3)."""
     return max(3, math.floor((scene_duration - LEAD_IN) * words_per_second + 1e-9))
+
+
+#: read by the narrator once per voice to measure its speaking rate (typical narration: 4 sentences)
+CALIBRATION_TEXT = (
+    "Honey bees visit hundreds of flowers every single day. "
+    "They carry the sweet nectar home to the hive, where other workers take it and pass it along. "
+    "Slowly, the water dries out, and the thin nectar turns into thick, golden honey. "
+    "Finally, the bees seal each cell with a lid of wax, and the honey keeps for months."
+)
+MIN_WPS = 1.0
+MAX_WPS = 5.0
+
+
+def speaking_rate(words: int, seconds: float) -> float:
+    """Words per second, clamped to what the writers accept and rounded (a stable cache key)."""
+    if seconds <= 0 or words <= 0:
+        return DEFAULT_WPS
+    return round(min(MAX_WPS, max(MIN_WPS, words / seconds)), 2)

