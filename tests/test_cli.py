@@ -14,6 +14,9 @@ def cli(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     e = dict(os.environ)
+    e.setdefault(
+        "REELFORGE_WRITER", "template"
+    )  # fast and deterministic; the LLM writers have their own tests
     e.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "reelforge", *args],

@@ -15,7 +15,7 @@ def test_priority_defaults_toml_env_overrides(tmp_path, monkeypatch):
     assert s.music == "from-env"  # env beats file
     assert s.crf == 18  # explicit override beats everything
     assert s.options_for("piper") == {"length_scale": 1.2}
-    assert s.writer == "template"
+    assert s.writer == "auto"
 
 
 def test_bad_values_are_config_errors(tmp_path):

@@ -18,7 +18,7 @@ DUR = 10.0
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
-    settings = load_settings(None, cache_dir=root / "cache")
+    settings = load_settings(None, cache_dir=root / "cache", writer="template")
     req = Request(prompt="How bees make honey", duration=DUR, resolution="480p", style="upbeat", seed=3)
     events = []
     pipe = Pipeline(settings, progress=events.append)
@@ -127,7 +127,7 @@ def test_editing_one_scene_rerenders_one_segment(rendered):
 
 def test_portrait_1080_has_portrait_frames(tmp_path, make_settings):
     req = Request(prompt="Rain in the city", duration=6, aspect="9:16", resolution="480p", seed=1)
-    res = Pipeline(make_settings()).make(req, tmp_path / "p.mp4")
+    res = Pipeline(make_settings(writer="template")).make(req, tmp_path / "p.mp4")
     v = probe(res.video)["video"]
     assert (v["width"], v["height"]) == (480, 854)
     frame = frame_at(res.video, 3.0)

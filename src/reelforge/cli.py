@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from . import __version__
+from .audio_cli import apply_audio_flags
+from .audio_cli import register as _register_audio
 from .config import Settings, load_settings
 from .errors import ReelforgeError
 from .models import ASPECTS, RESOLUTIONS, STYLES, ProgressEvent, Request, Storyboard
@@ -93,7 +95,19 @@ def make(
     aspect: Annotated[str, typer.Option(help="16:9, 9:16 or 1:1.")] = "16:9",
     resolution: Annotated[str, typer.Option(help="480p, 720p or 1080p.")] = "720p",
     fps: Annotated[int, typer.Option(help="Frames per second.")] = 30,
-    voice: Annotated[str | None, typer.Option(help="Voice name or Piper .onnx path.")] = None,
+    voice: Annotated[
+        str | None, typer.Option(help="Voice: a name from `reelforge voices`, or a Piper .onnx path.")
+    ] = None,
+    length_scale: Annotated[
+        float | None, typer.Option(help="Speaking pace: > 1 slower, < 1 faster (0.5-2).")
+    ] = None,
+    sentence_pause: Annotated[
+        float | None, typer.Option(help="Silence between sentences in seconds (0-0.6, default 0.25).")
+    ] = None,
+    voice_volume: Annotated[float | None, typer.Option(help="Voice gain before the mix (0.1-2).")] = None,
+    karaoke: Annotated[
+        bool, typer.Option("--karaoke", help="Highlight each subtitle word as it is spoken.")
+    ] = False,
     seed: Annotated[int, typer.Option(help="Seed for visuals, music and wording.")] = 0,
     no_subtitles: Annotated[bool, typer.Option("--no-subtitles", help="Don't burn in subtitles.")] = False,
     no_music: Annotated[bool, typer.Option("--no-music", help="Narration only.")] = False,
@@ -102,8 +116,20 @@ def make(
     ] = None,
     writer: Annotated[str | None, typer.Option(help="Script backend.")] = None,
     images: Annotated[str | None, typer.Option(help="Visuals backend.")] = None,
+    image_model: Annotated[
+        str | None,
+        typer.Option(help="Text-to-image model for --images diffusion: a local folder or a Hub id."),
+    ] = None,
     music: Annotated[str | None, typer.Option(help="Music backend.")] = None,
+    music_dir: Annotated[
+        Path | None,
+        typer.Option(help="Your music: DIR/<style>/*.mp3 or DIR/tags.json (implies --music library)."),
+    ] = None,
     tts: Annotated[str | None, typer.Option(help="Narration backend.")] = None,
+    llm_model: Annotated[
+        str | None,
+        typer.Option("--llm-model", help="GGUF file for the local writer, or the endpoint's model name."),
+    ] = None,
     storyboard: Annotated[
         Path | None, typer.Option(help="Render this storyboard JSON instead of writing one.")
     ] = None,
@@ -118,6 +144,12 @@ def make(
     stats: Annotated[
         bool, typer.Option("--stats", help="Also print per-stage times and cache hits as JSON.")
     ] = False,
+    library: Annotated[
+        str | None, typer.Option(help="Clip library (reelforge library add ...): scenes use matching clips.")
+    ] = None,
+    clip_layout: Annotated[
+        str | None, typer.Option(help="How a clip meets the still: clip, blend, pip or split.")
+    ] = None,
 ) -> None:
     """Make a video from PROMPT."""
     from .pipeline import Pipeline
@@ -137,18 +169,35 @@ def make(
             request = Request.model_validate(
                 {"prompt": prompt, "duration": duration, "style": style, "aspect": aspect,
                  "resolution": resolution, "fps": fps, "voice": voice, "seed": seed,
-                 "subtitles": not no_subtitles}
+                 "subtitles": not no_subtitles, "karaoke": karaoke}
             )  # fmt: skip
         except ValidationError as exc:
             raise ReelforgeError(validation_message(exc)) from None
         settings = _settings(config, writer=writer, images=images, music=music, tts=tts, jobs=jobs,
+                             llm_model=llm_model,
                              no_music=no_music or None, music_volume_db=music_volume,
-                             cache=False if no_cache else None)  # fmt: skip
+                             cache=False if no_cache else None, library=library,
+                             clip_layout=clip_layout)  # fmt: skip
+        if image_model:  # --image-model implies the diffusion backend unless --images says otherwise
+            if images is None and settings.images != "diffusion":
+                settings = settings.model_copy(update={"images": "diffusion"})
+            opts = {
+                **settings.options,
+                "diffusion": {**settings.options_for("diffusion"), "model": image_model},
+            }
+            settings = settings.model_copy(update={"options": opts})
+        settings = apply_audio_flags(settings, length_scale=length_scale, sentence_pause=sentence_pause,
+                                     voice_volume=voice_volume, music_dir=music_dir,
+                                     music_chosen=music is not None)  # fmt: skip
         registry = default_registry()
         for stage, name in (("script", settings.writer), ("narration", settings.tts),
                             ("visuals", settings.images), ("music", settings.music),
                             ("compose", settings.composer)):  # fmt: skip
             registry.get(stage, name)  # unknown backends fail before any work
+        if settings.library:  # so does a missing clip library
+            from .library.names import check_library
+
+            check_library(settings.library, settings.library_dir)
         out_path = output or Path(f"{slug(request.prompt)}.mp4")
         with Progress(
             TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -193,6 +242,10 @@ def storyboard_cmd(
     style: Annotated[str, typer.Option()] = "calm",
     seed: Annotated[int, typer.Option()] = 0,
     writer: Annotated[str | None, typer.Option()] = None,
+    llm_model: Annotated[
+        str | None,
+        typer.Option("--llm-model", help="GGUF file for the local writer, or the endpoint's model name."),
+    ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write JSON here instead of stdout.")
     ] = None,
@@ -209,7 +262,7 @@ def storyboard_cmd(
             )
         except ValidationError as exc:
             raise ReelforgeError(validation_message(exc)) from None
-        settings = _settings(config, writer=writer)
+        settings = _settings(config, writer=writer, llm_model=llm_model)
         sb = Pipeline(settings).write_storyboard(request)
         text = sb.model_dump_json(indent=2)
         if output:
@@ -250,6 +303,16 @@ def backends(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 def version() -> None:
     """Print the version."""
     out.print(f"reelforge {__version__}")
+
+
+from .service.cli import register as _register_service  # noqa: E402  (serve, worker: lazy imports)
+
+_register_service(app)
+
+from .library.cli import register as _register_library  # noqa: E402  (reelforge library ...: lazy imports)
+
+_register_library(app)
+_register_audio(app)  # voices
 
 
 def main() -> None:

@@ -9,12 +9,18 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .errors import ConfigError
+from .service.settings import ServiceSettings
+
+
+def default_library_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "reelforge" / "libraries"
 
 
 def default_cache_dir() -> Path:
@@ -26,13 +32,22 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="REELFORGE_", extra="forbid", frozen=True)
 
     # backends, by registered name
-    writer: str = "template"
+    writer: str = "auto"  # auto: openai when an endpoint/key is configured, else local, else template
     tts: str = "piper"
-    images: str = "procedural"
+    images: str = "illustrated"
     music: str = "synth"
     composer: str = "ffmpeg"
     #: per-backend options, keyed by backend name: ``[options.piper] length_scale = 1.1``
     options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    # LLM script writers (``openai``, ``local``, ``auto``); passed to the writer as its options
+    llm_base_url: str | None = None  # an OpenAI-compatible endpoint, e.g. http://localhost:11434/v1
+    llm_api_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("llm_api_key", "reelforge_llm_api_key", "openai_api_key"),
+    )
+    llm_model: str | None = None  # the endpoint's model name, or a GGUF file for ``local``
+    llm_timeout: Annotated[float, Field(gt=0, le=600)] = 60.0  # seconds per request
 
     cache_dir: Path = Field(default_factory=default_cache_dir)
     cache: bool = True
@@ -48,6 +63,16 @@ class Settings(BaseSettings):
     no_music: bool = False
     loudness: Annotated[float, Field(ge=-40, le=-5)] = -14.0
     true_peak: Annotated[float, Field(ge=-9, le=0)] = -1.0
+
+    # clip libraries (``reelforge library ...``; ``make --library NAME``)
+    library: str | None = None  # the library scenes take clips from; None: stills only
+    library_dir: Path = Field(default_factory=default_library_dir)
+    #: below this similarity (MiniLM cosine) a scene keeps its still
+    library_threshold: Annotated[float, Field(ge=0, le=1)] = 0.45
+    clip_layout: Literal["clip", "blend", "pip", "split"] = "clip"
+
+    #: ``reelforge serve`` / ``reelforge worker``: the ``[service]`` table (artifact dir, queue, API tokens)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -70,6 +95,8 @@ class Settings(BaseSettings):
     def public_dump(self) -> dict[str, Any]:
         """The resolved config as saved beside outputs (secrets redacted)."""
         data = self.model_dump(mode="json")
+        if data.get("llm_api_key"):
+            data["llm_api_key"] = "***"
         for name, opts in data.get("options", {}).items():
             for k in list(opts):
                 if any(s in k.lower() for s in ("key", "token", "secret", "password")):

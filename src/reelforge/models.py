@@ -54,6 +54,7 @@ class Request(Frozen):
     voice: str | None = None
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
     subtitles: bool = True
+    karaoke: bool = False  # highlight each word of the burnt-in subtitles as it is spoken
 
     @field_validator("prompt")
     @classmethod
@@ -237,6 +238,7 @@ class Cue(Frozen):
     start: float
     end: float
     text: str
+    words: tuple[WordTiming, ...] = ()  # timed words (absolute times), for karaoke highlighting
 
 
 class Segment(Frozen):
@@ -259,6 +261,22 @@ class Segment(Frozen):
     clip: Path | None = None
     clip_start: float = 0.0  # seconds into the clip file
     layout: Literal["still", "clip", "blend", "pip", "split"] = "still"
+    #: how the clip fills its cell: ``cover`` scales and centre-crops; ``blurfill`` shows the whole clip over
+    #: a blurred, cropped copy of itself (a landscape clip in a portrait video)
+    fit: Literal["cover", "blurfill"] = "cover"
+
+
+class SceneClip(Frozen):
+    """A library clip chosen for a scene: which file, where to start in it, and how well it matched."""
+
+    path: Path
+    start: float  # seconds into the file
+    end: float  # the end of the chosen shot (the scene may run past it)
+    score: float
+    width: int
+    height: int
+    segment_id: int = 0
+    credit: str | None = None
 
 
 class AudioClip(Frozen):
@@ -282,6 +300,7 @@ class SubtitleStyle(Frozen):
     margin_v: int = 0  # 0 = derived (larger for portrait)
     max_chars: int = 42
     burn: bool = True
+    karaoke: bool = False  # highlight the current word (ASS \k tags from the cue's timed words)
 
 
 class Timeline(Frozen):

@@ -7,6 +7,8 @@ editing one scene redoes only that scene's speech, still and segment. Per-scene 
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
 import shutil
 import tempfile
@@ -21,15 +23,16 @@ from typing import Any
 from . import __version__
 from .cache import Cache, cache_key
 from .compose.subtitles import to_srt, to_vtt
-from .compose.timeline import build_timeline, overscan_size
+from .compose.timeline import LEAD, TAIL, build_timeline, overscan_size
 from .config import Settings
-from .errors import Cancelled, OutputError
+from .errors import Cancelled, NarrationError, OutputError
 from .models import (
     ImageRequest,
     MusicRequest,
     MusicTrack,
     ProgressEvent,
     Request,
+    Scene,
     SceneAssets,
     SceneNarration,
     SceneVisual,
@@ -37,9 +40,30 @@ from .models import (
     Storyboard,
     Timeline,
 )
+from .narration.base import sentence_pause
 from .registry import Registry, default_registry
+from .script.plan import CALIBRATION_TEXT, speaking_rate
+from .text import split_sentences, word_count
+
+log = logging.getLogger("reelforge.pipeline")
 
 Progress = Callable[[ProgressEvent], None]
+TTS_ATTEMPTS = 3
+
+
+def speak(narrator: Any, text: str, out: Path) -> SpokenSentence:
+    """One TTS call; a crashed engine is retried, then reported as a ``NarrationError``."""
+    for attempt in range(1, TTS_ATTEMPTS + 1):
+        try:
+            spoken: SpokenSentence = narrator.execute(text, out)
+            return spoken
+        except Exception as exc:
+            if attempt == TTS_ATTEMPTS:
+                if isinstance(exc, NarrationError):
+                    raise
+                raise NarrationError(f"speech synthesis failed for {text[:60]!r}: {exc}") from None
+            log.warning("TTS failed (attempt %d of %d): %s; retrying", attempt, TTS_ATTEMPTS, exc)
+    raise AssertionError("unreachable")
 
 
 @dataclass
@@ -110,6 +134,7 @@ class Pipeline:
         self.progress = progress or (lambda e: None)
         self.cancel = cancel or threading.Event()
         self.timings: dict[str, float] = {}
+        self._writer: Any = None  # the script writer of the last write_storyboard (for revisions)
 
     # -- backends -------------------------------------------------------------------------------
 
@@ -125,11 +150,88 @@ class Pipeline:
     def _timed(self, stage: str, start: float) -> None:
         self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
 
+    # -- script writer --------------------------------------------------------------------------
+
+    def voice_rate(self, voice: str | None = None) -> float:
+        """The narrator's speaking rate (words/s): a fixed paragraph spoken once per voice, cached."""
+        narrator = self.backend("narration", self.settings.tts, voice=voice)
+        pause = sentence_pause(narrator)
+        key = cache_key("voice-rate", narrator.identity(), CALIBRATION_TEXT, pause)
+
+        def build(d: Path) -> None:
+            sentences = split_sentences(CALIBRATION_TEXT)
+            spoken = [speak(narrator, s, d / f"{k}.wav").duration for k, s in enumerate(sentences)]
+            seconds = sum(spoken) + pause * (len(spoken) - 1)
+            rate = speaking_rate(word_count(CALIBRATION_TEXT), seconds)
+            for wav in d.glob("*.wav"):
+                wav.unlink()
+            (d / "rate.json").write_text(json.dumps({"words_per_second": rate, "seconds": seconds}))
+
+        entry, _ = self.cache.get_or_build("voice-rate", key, build)
+        return float(json.loads((entry / "rate.json").read_text(encoding="utf-8"))["words_per_second"])
+
+    def script_writer(self, request: Request) -> Any:
+        """The configured writer, given the ``llm_*`` settings and the voice's measured speaking rate
+        for the options it declares (explicit ``[options.<writer>]`` values for the rate win)."""
+        st = self.settings
+        fields = getattr(self.registry.get("script", st.writer).Options, "model_fields", {})
+        extra: dict[str, Any] = {"base_url": st.llm_base_url, "api_key": st.llm_api_key,
+                                 "model": st.llm_model, "timeout": st.llm_timeout}  # fmt: skip
+        extra.update(
+            {n: st.options_for(n) or None for n in ("openai", "local", "template") if n != st.writer}
+        )
+        if "words_per_second" in fields and "words_per_second" not in st.options_for(st.writer):
+            try:
+                extra["words_per_second"] = self.voice_rate(request.voice)
+            except Exception as exc:  # the narration stage will report a broken voice itself
+                log.warning("could not measure the voice's speaking rate (%s); using the default", exc)
+        return self.backend("script", st.writer, **{k: v for k, v in extra.items() if k in fields})
+
+    def shorten_overruns(
+        self, request: Request, storyboard: Storyboard, assets: list[SceneAssets]
+    ) -> tuple[Storyboard, list[SceneAssets]]:
+        """A scene whose speech overruns its slack is rewritten shorter by the writer (``revise``), and
+        only that scene is narrated again; what still overruns is then fitted by dropping sentences."""
+        revise = getattr(self._writer, "revise", None)
+        if revise is None:
+            return storyboard, assets
+        out = list(assets)
+        narrator: Any = None
+        for i, a in enumerate(assets):
+            spoken, words = a.narration.duration, word_count(a.scene.narration)
+            slack = a.scene.duration - LEAD - TAIL
+            if spoken <= slack or slack <= 0:
+                continue
+            max_words = min(words - 1, math.floor(words * slack / spoken * 0.95))
+            if max_words < 3:
+                continue
+            t0 = time.perf_counter()
+            key = cache_key("script-revise", self._writer.identity(), a.scene, max_words,
+                            request.model_dump(include={"prompt", "duration", "style", "seed"}))  # fmt: skip
+
+            def build(d: Path, scene: Scene = a.scene, n: int = max_words) -> None:
+                (d / "scene.json").write_text(revise(scene, n, request).model_dump_json(), encoding="utf-8")
+
+            entry, _ = self.cache.get_or_build("script-revise", key, build)
+            scene = Scene.model_validate_json((entry / "scene.json").read_text(encoding="utf-8"))
+            self._timed("script", t0)
+            if scene.narration == a.scene.narration:
+                continue
+            log.info(
+                "scene %d: speech ran %.1f s over; rewritten in %d words", i + 1, spoken - slack, max_words
+            )
+            storyboard = storyboard.with_scene(scene)
+            if narrator is None:
+                narrator = self.backend("narration", self.settings.tts, voice=request.voice)
+            narration = self._narrate_scene(narrator, narrator.identity(), storyboard, i)
+            out[i] = SceneAssets(scene=scene, narration=narration, visual=a.visual)
+        return storyboard, out
+
     # -- stages ---------------------------------------------------------------------------------
 
     def write_storyboard(self, request: Request) -> Storyboard:
         t0 = time.perf_counter()
-        writer = self.backend("script", self.settings.writer)
+        writer = self._writer = self.script_writer(request)
         self.progress(ProgressEvent(stage="script", done=0, total=1))
         key = cache_key(
             "script", writer.identity(), request.model_dump(include={"prompt", "duration", "style", "seed"})
@@ -150,7 +252,7 @@ class Pipeline:
         key = cache_key("narration", ident, text)
 
         def build(d: Path) -> None:
-            s = narrator.execute(text, d / "audio.wav")
+            s = speak(narrator, text, d / "audio.wav")
             (d / "meta.json").write_text(s.model_dump_json(exclude={"path"}), encoding="utf-8")
 
         entry, _ = self.cache.get_or_build("narration", key, build)
@@ -163,24 +265,62 @@ class Pipeline:
         t0 = time.perf_counter()
         sentences = tuple(self._speak(narrator, ident, s) for s in storyboard.scenes[i].sentences)
         self._timed("narration", t0)
-        return SceneNarration(index=i, sentences=sentences)
+        return SceneNarration(index=i, sentences=sentences, pause=sentence_pause(narrator))
 
-    def _draw_scene(self, images: Any, ident: dict[str, Any], req: ImageRequest) -> SceneVisual:
-        self._check_cancel()
-        t0 = time.perf_counter()
+    @staticmethod
+    def _visual_key(ident: dict[str, Any], req: ImageRequest) -> str:
         # a still depends on what the scene shows, not on what is said or for how long
-        key = cache_key(
+        return cache_key(
             "visuals", ident, req.model_dump(mode="json", exclude={"scene": {"narration", "duration"}})
         )
 
+    def _draw_scene(
+        self, images: Any, ident: dict[str, Any], req: ImageRequest, prebuilt: SceneVisual | None = None
+    ) -> SceneVisual:
+        self._check_cancel()
+        t0 = time.perf_counter()
+        key = self._visual_key(ident, req)
+
         def build(d: Path) -> None:
-            v = images.execute(req, d / "image.png")
+            if prebuilt is not None:  # drawn by execute_batch: move it into the entry
+                shutil.move(prebuilt.path, d / "image.png")
+                v = prebuilt
+            else:
+                v = images.execute(req, d / "image.png")
             (d / "meta.json").write_text(v.model_dump_json(exclude={"path"}), encoding="utf-8")
 
         entry, _ = self.cache.get_or_build("visuals", key, build)
         meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
         self._timed("visuals", t0)
         return SceneVisual(path=entry / "image.png", **meta)
+
+    def _draw_batch(
+        self, images: Any, ident: dict[str, Any], reqs: list[ImageRequest], report: Callable[[int], None]
+    ) -> list[SceneVisual]:
+        """Backends with ``execute_batch(requests, out_paths)`` (e.g. diffusion) draw every cache miss in
+        one call; each still is still cached per scene."""
+        t0 = time.perf_counter()
+        missing = [
+            i for i, r in enumerate(reqs)
+            if not (self.cache.enabled and self.cache.lookup("visuals", self._visual_key(ident, r)))
+        ]  # fmt: skip
+        tmp = Path(tempfile.mkdtemp(prefix="reelforge-visuals-"))
+        try:
+            drawn: dict[int, SceneVisual] = {}
+            if missing:
+                self._check_cancel()
+                outs = [tmp / f"scene{i}.png" for i in missing]
+                drawn = dict(
+                    zip(missing, images.execute_batch([reqs[i] for i in missing], outs), strict=True)
+                )
+            self._timed("visuals", t0)
+            visuals = []
+            for i, r in enumerate(reqs):
+                visuals.append(self._draw_scene(images, ident, r, prebuilt=drawn.get(i)))
+                report(i)
+            return visuals
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def _music(self, request: Request, duration: float) -> MusicTrack | None:
         if self.settings.no_music:
@@ -202,7 +342,11 @@ class Pipeline:
     def assets(self, request: Request, storyboard: Storyboard) -> tuple[list[SceneAssets], MusicTrack | None]:
         """Speech, stills and music, in parallel across scenes."""
         narrator = self.backend("narration", self.settings.tts, voice=request.voice)
-        images = self.backend("visuals", self.settings.images)
+        images_cls = self.registry.get("visuals", self.settings.images)
+        wants_dir = "cache_dir" in getattr(images_cls.Options, "model_fields", {})  # e.g. icon embeddings
+        wants_dir = wants_dir and "cache_dir" not in self.settings.options_for(self.settings.images)
+        images = self.backend("visuals", self.settings.images,
+                              cache_dir=str(self.settings.cache_dir / "embeddings") if wants_dir else None)  # fmt: skip
         n_ident, i_ident = narrator.identity(), images.identity()
         w, h = overscan_size(*request.size)
         n = len(storyboard.scenes)
@@ -222,19 +366,29 @@ class Pipeline:
         self.progress(ProgressEvent(stage="visuals", done=0, total=n))
         with ThreadPoolExecutor(max_workers=self.settings.workers + 1) as pool:
             music_f = pool.submit(self._music, request, storyboard.duration)
-            narr_fs, vis_fs = [], []
+            narr_fs, vis_fs, reqs = [], [], []
+            batch = hasattr(images, "execute_batch")
             for i, scene in enumerate(storyboard.scenes):
                 f = pool.submit(self._narrate_scene, narrator, n_ident, storyboard, i)
                 f.add_done_callback(reporter("narration", i))
                 narr_fs.append(f)
                 req = ImageRequest(scene=scene, title=storyboard.title, style=request.style, width=w, height=h,
                                    seed=request.seed)  # fmt: skip
-                g = pool.submit(self._draw_scene, images, i_ident, req)
-                g.add_done_callback(reporter("visuals", i))
-                vis_fs.append(g)
+                reqs.append(req)
+                if not batch:
+                    g = pool.submit(self._draw_scene, images, i_ident, req)
+                    g.add_done_callback(reporter("visuals", i))
+                    vis_fs.append(g)
+
+            def report_visual(i: int) -> None:
+                with lock:
+                    done["visuals"] += 1
+                    self.progress(ProgressEvent(stage="visuals", done=done["visuals"], total=n, scene=i))
+
+            batch_f = pool.submit(self._draw_batch, images, i_ident, reqs, report_visual) if batch else None
             try:
                 narrations = [f.result() for f in narr_fs]
-                visuals = [g.result() for g in vis_fs]
+                visuals = batch_f.result() if batch_f is not None else [g.result() for g in vis_fs]
                 music = music_f.result()
             except BaseException:
                 self.cancel.set()  # stop sibling work early
@@ -267,19 +421,31 @@ class Pipeline:
             crf=st.crf,
             workers=st.jobs or None,
         )
+        written = storyboard is None
         if storyboard is None:
             storyboard = self.write_storyboard(request)
         elif abs(storyboard.duration - request.duration) > 1e-6:
             request = request.model_copy(update={"duration": storyboard.duration})
         self._check_cancel()
         assets, music = self.assets(request, storyboard)
+        if written:  # a storyboard the user gave is rendered as written
+            storyboard, assets = self.shorten_overruns(request, storyboard, assets)
         self._check_cancel()
 
-        credits = sorted({c for a in assets for c in a.visual.credits} | set(music.credits if music else ()))
+        clips: list[Any] = []
+        if st.library:  # per-scene clips from a library (each scene's own query; cached by library version)
+            from .library.retrieve import scene_clips
+
+            t0 = time.perf_counter()
+            clips = scene_clips(st, self.cache, storyboard, self.progress)
+            self._timed("clips", t0)
+        credits = sorted({c for a in assets for c in a.visual.credits} | set(music.credits if music else ())
+                         | {c.credit for c in clips if c is not None and c.credit})  # fmt: skip
         timeline, fitted = build_timeline(
             request, storyboard, assets, music,
             music_gain_db=self.settings.music_volume_db, duck_db=self.settings.duck_db,
             loudness=self.settings.loudness, true_peak=self.settings.true_peak, credits=credits,
+            scene_clips=clips, clip_layout=st.clip_layout,
         )  # fmt: skip
 
         if keep_work:

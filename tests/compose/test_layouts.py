@@ -24,8 +24,20 @@ def inputs(tmp_path_factory):
     Image.new("RGB", (368, 208), (220, 20, 20)).save(still)
     clip = d / "blue.mp4"
     subprocess.run(
-        [find_ffmpeg(), "-v", "error", "-f", "lavfi", "-i", "color=c=0x1414DC:s=640x360:r=30:d=0.6",
-         "-c:v", "libx264", "-pix_fmt", "yuv420p", str(clip)],
+        [
+            find_ffmpeg(),
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=0x1414DC:s=640x360:r=30:d=0.6",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            str(clip),
+        ],
         check=True,
     )
     return d, still, clip
@@ -33,8 +45,18 @@ def inputs(tmp_path_factory):
 
 def render(inputs, layout: str) -> np.ndarray:
     d, still, clip = inputs
-    seg = Segment(kind="scene", index=0, start_frame=0, frames=FPS, image=still, motion=Motion(zoom_to=1.0),
-                  fade_in=0, fade_out=0, clip=clip, layout=layout)
+    seg = Segment(
+        kind="scene",
+        index=0,
+        start_frame=0,
+        frames=FPS,
+        image=still,
+        motion=Motion(zoom_to=1.0),
+        fade_in=0,
+        fade_out=0,
+        clip=clip,
+        layout=layout,
+    )
     tl = Timeline(width=W, height=H, fps=FPS, frames=FPS, title="t", segments=(seg,))
     out = d / layout
     out.mkdir(exist_ok=True)
@@ -78,8 +100,15 @@ def test_still_layout_ignores_clip(inputs):
 
 def test_missing_clip_is_a_clear_error(inputs, tmp_path: Path):
     d, still, _ = inputs
-    seg = Segment(kind="scene", index=0, start_frame=0, frames=10, image=still, clip=tmp_path / "nope.mp4",
-                  layout="clip")
+    seg = Segment(
+        kind="scene",
+        index=0,
+        start_frame=0,
+        frames=10,
+        image=still,
+        clip=tmp_path / "nope.mp4",
+        layout="clip",
+    )
     tl = Timeline(width=W, height=H, fps=FPS, frames=10, title="t", segments=(seg,))
     comp = FFmpegComposer()
     from reelforge.errors import ComposeError
@@ -97,8 +126,16 @@ def test_ken_burns_pans_across_the_still(tmp_path: Path):
     d.rectangle([0, 0, 60, 40], fill=(230, 20, 20))
     d.rectangle([307, 167, 367, 207], fill=(20, 20, 230))
     im.save(still)
-    seg = Segment(kind="scene", index=0, start_frame=0, frames=FPS, image=still, fade_in=0, fade_out=0,
-                  motion=Motion(zoom_from=1.3, zoom_to=1.3, pan_from=(0.0, 0.0), pan_to=(1.0, 1.0)))
+    seg = Segment(
+        kind="scene",
+        index=0,
+        start_frame=0,
+        frames=FPS,
+        image=still,
+        fade_in=0,
+        fade_out=0,
+        motion=Motion(zoom_from=1.3, zoom_to=1.3, pan_from=(0.0, 0.0), pan_to=(1.0, 1.0)),
+    )
     tl = Timeline(width=W, height=H, fps=FPS, frames=FPS, title="t", segments=(seg,))
     comp = FFmpegComposer()
     path = comp.render_segment(seg, tl, tmp_path, comp._font_dir(tmp_path))
@@ -109,8 +146,16 @@ def test_ken_burns_pans_across_the_still(tmp_path: Path):
 
 def test_fades_are_frame_exact(inputs, tmp_path: Path):
     _, still, _ = inputs
-    seg = Segment(kind="scene", index=0, start_frame=0, frames=FPS, image=still, motion=Motion(zoom_to=1.0),
-                  fade_in=0.2, fade_out=0.2)
+    seg = Segment(
+        kind="scene",
+        index=0,
+        start_frame=0,
+        frames=FPS,
+        image=still,
+        motion=Motion(zoom_to=1.0),
+        fade_in=0.2,
+        fade_out=0.2,
+    )
     tl = Timeline(width=W, height=H, fps=FPS, frames=FPS, title="t", segments=(seg,))
     comp = FFmpegComposer()
     path = comp.render_segment(seg, tl, tmp_path, comp._font_dir(tmp_path))

@@ -17,7 +17,9 @@ def test_speaks_a_sentence_and_measures_it(tmp_path):
     loud = np.flatnonzero(np.abs(audio) > 0.02)
     assert loud[0] / sr < 0.1 and (len(audio) - loud[-1]) / sr < 0.1
     assert [w.word for w in s.words] == ["Bees", "make", "honey", "from", "nectar."]
-    assert s.words[-1].end == pytest.approx(s.duration, abs=0.002)
+    # word times come from the model's phoneme durations: the last word ends where the speech does
+    assert s.words[-1].end == pytest.approx(s.duration, abs=0.1)
+    assert all(a.end <= b.start + 1e-9 for a, b in zip(s.words, s.words[1:], strict=False))
 
 
 def test_slower_length_scale_is_longer(tmp_path):

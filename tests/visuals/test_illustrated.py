@@ -32,6 +32,9 @@ def backend(emb_dir: Path) -> IllustratedImages:
 
 @pytest.fixture(scope="module")
 def index(emb_dir: Path) -> icons.IconIndex:
+    # start from an empty in-process cache, so this module's directory really gets the file written
+    icons._indexes.clear()
+    icons._by_embedder.clear()
     return icon_index(default_embedder(), emb_dir)
 
 

@@ -6,7 +6,6 @@ Everything streams in chunks, so memory stays flat however long the video is.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import wave

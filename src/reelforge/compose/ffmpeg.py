@@ -77,7 +77,9 @@ def segment_graph(seg: Segment, tl: Timeline) -> str:
     elif layout == "clip":
         graph = _clip_chain(seg, tl, w, h)
     elif layout == "blend":  # the seed's look: the still over the clip at 50 % opacity
-        graph = f"{_still_chain(seg, tl, w, h)}[s];{_clip_chain(seg, tl, w, h)}[c];[c][s]blend=all_mode=average"
+        graph = (
+            f"{_still_chain(seg, tl, w, h)}[s];{_clip_chain(seg, tl, w, h)}[c];[c][s]blend=all_mode=average"
+        )
     elif layout == "pip":  # clip inset in the top-right corner over the moving still
         iw, ih = (w // 3) // 2 * 2, (h // 3) // 2 * 2
         mx, my = w // 24 * 2 // 2, h // 24 * 2 // 2
@@ -238,7 +240,9 @@ class FFmpegComposer(Backend):
         )  # fmt: skip
 
         def audio() -> Path:
-            entry, hit = cache.get_or_build("audio", audio_key, lambda d: self._render_audio(timeline, d, cancel))
+            entry, hit = cache.get_or_build(
+                "audio", audio_key, lambda d: self._render_audio(timeline, d, cancel)
+            )
             emit(ProgressEvent(stage="audio", done=1, total=1, cached=hit, artifact=str(entry / "audio.m4a")))
             return entry / "audio.m4a"
 

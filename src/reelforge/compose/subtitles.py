@@ -53,9 +53,17 @@ def chunk_words(words: Sequence[WordTiming], max_chars: int, max_lines: int = 2)
 
 
 def sentence_cues(
-    words: Sequence[WordTiming], offset: float, max_chars: int, *, hard_end: float, min_show: float = 0.8
+    words: Sequence[WordTiming],
+    offset: float,
+    max_chars: int,
+    *,
+    hard_end: float,
+    min_show: float = 0.8,
+    timed: bool = False,
 ) -> list[Cue]:
-    """Cues for one spoken sentence that starts at ``offset``; none ends after ``hard_end``."""
+    """Cues for one spoken sentence that starts at ``offset``; none ends after ``hard_end``.
+
+    ``timed`` keeps each cue's words with their absolute times (for karaoke highlighting)."""
     cues: list[Cue] = []
     for chunk in chunk_words(words, max_chars):
         start = offset + chunk[0].start
@@ -63,7 +71,11 @@ def sentence_cues(
         end = min(max(end, start + min_show), hard_end)
         lines = balance_two_lines(" ".join(w.word for w in chunk), max_chars)
         if end > start:
-            cues.append(Cue(start=round(start, 3), end=round(end, 3), text="\n".join(lines)))
+            timing = tuple(
+                WordTiming(word=w.word, start=round(offset + w.start, 3), end=round(offset + w.end, 3))
+                for w in chunk
+            ) if timed else ()  # fmt: skip
+            cues.append(Cue(start=round(start, 3), end=round(end, 3), text="\n".join(lines), words=timing))
     # no overlaps inside a sentence
     fixed: list[Cue] = []
     for i, c in enumerate(cues):
@@ -114,6 +126,31 @@ def _ass_time(t: float) -> str:
     return f"{h:d}:{m:02d}:{s:02d}.{cs:02d}"
 
 
+def karaoke_text(cue: Cue) -> str:
+    r"""The cue's text with a ``{\kN}`` tag before each word (N centiseconds), so libass turns each word
+    to the highlight colour when it is spoken. Words are escaped like any user text; a cue whose lines
+    don't split back into its timed words (a long word broken across lines) is shown plainly."""
+    lines = [line.split(" ") for line in cue.text.split("\n")]
+    flat = [t for line in lines for t in line]
+    if not cue.words or flat != [w.word for w in cue.words]:
+        return ass_escape(cue.text)
+    # boundaries in centiseconds from the cue's start; each word lasts until the next one starts
+    marks = [max(0, round((w.start - cue.start) * 100)) for w in cue.words]
+    marks.append(max(marks[-1], round((cue.words[-1].end - cue.start) * 100)))
+    for i in range(1, len(marks)):
+        marks[i] = max(marks[i], marks[i - 1])
+    parts = [f"{{\\k{marks[0]}}}"] if marks[0] > 0 else []
+    i = 0
+    for n, line in enumerate(lines):
+        if n:
+            parts.append("\\N")
+        for k, token in enumerate(line):
+            space = " " if k + 1 < len(line) else ""
+            parts.append(f"{{\\k{marks[i + 1] - marks[i]}}}{ass_escape(token)}{space}")
+            i += 1
+    return "".join(parts)
+
+
 def style_metrics(width: int, height: int, style: SubtitleStyle) -> tuple[int, int, int]:
     """(font size, vertical margin, max chars per line) for a frame size; portrait gets bigger margins."""
     short = min(width, height)
@@ -145,6 +182,13 @@ def to_ass(
     title_size = round(size * 1.7)
     side = round(width * 0.08)
     outline = max(1, round(size * 0.07))
+    # karaoke: spoken words turn gold (primary), words still to come are white (secondary)
+    karaoke_style = (
+        f"Style: Kara,{style.font},{size},&H0000D7FF,&H00FFFFFF,&H00101010,&H90000000,-1,0,0,0,100,100,0,0,1,"
+        f"{outline},{max(1, outline // 2)},2,{side},{side},{margin},1\n"
+        if style.karaoke
+        else ""
+    )
     header = f"""[Script Info]
 ScriptType: v4.00+
 PlayResX: {width}
@@ -160,7 +204,7 @@ Style: Sub,{style.font},{size},&H00FFFFFF,&H000000FF,&H00101010,&H90000000,-1,0,
 {max(1, outline // 2)},2,{side},{side},{margin},1
 Style: Title,{style.font},{title_size},&H00FFFFFF,&H000000FF,&H00202020,&HA0000000,-1,0,0,0,100,100,0,0,1,\
 {outline + 1},{outline},5,{side},{side},0,1
-
+{karaoke_style}
 [Events]
 Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text
 """
@@ -174,8 +218,9 @@ Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text
         )
     if style.burn:
         for c in cues:
+            kara = style.karaoke and bool(c.words)
             lines.append(
-                f"Dialogue: 0,{_ass_time(c.start - offset)},{_ass_time(c.end - offset)},Sub,,0,0,0,,"
-                f"{ass_escape(c.text)}\n"
+                f"Dialogue: 0,{_ass_time(c.start - offset)},{_ass_time(c.end - offset)},"
+                f"{'Kara' if kara else 'Sub'},,0,0,0,,{karaoke_text(c) if kara else ass_escape(c.text)}\n"
             )
     return "".join(lines)

@@ -12,6 +12,7 @@ import hashlib
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import ComposeError
 from ..models import (
@@ -22,6 +23,7 @@ from ..models import (
     MusicTrack,
     Request,
     SceneAssets,
+    SceneClip,
     SceneNarration,
     Segment,
     Storyboard,
@@ -29,6 +31,8 @@ from ..models import (
     Timeline,
 )
 from .subtitles import sentence_cues, style_metrics
+
+MAX_PAUSE = 0.6  # the longest silence left between two sentences of a scene (natural pauses, no dead air)
 
 LEAD = 0.35  # seconds between a scene's first frame and its first word
 TAIL = 0.30  # seconds kept after the last word
@@ -96,6 +100,21 @@ def _motion(seed: int, index: int, title: bool = False) -> Motion:
     return Motion(zoom_from=z[0], zoom_to=z[1], pan_from=p0, pan_to=p1)
 
 
+BLURFILL_RATIO = 2.0  # a clip this much wider (or taller) than its cell is shown whole over a blurred fill
+
+
+def _clip_fields(clip: SceneClip | None, layout: str, width: int, height: int) -> dict[str, Any]:
+    """A scene's clip, layout and fit: ``blurfill`` when cropping to cover would cut away too much (a
+    landscape clip in a portrait video), else ``cover``."""
+    if clip is None:
+        return {}
+    cell_w = width - (width // 2) // 2 * 2 if layout == "split" else width
+    cell = cell_w / height
+    ratio = (clip.width / clip.height) / cell if clip.width and clip.height else 1.0
+    fit = "blurfill" if ratio > BLURFILL_RATIO or ratio < 1 / BLURFILL_RATIO else "cover"
+    return {"clip": clip.path, "clip_start": clip.start, "layout": layout, "fit": fit}
+
+
 def fitted_storyboard(storyboard: Storyboard, fit: Fit) -> Storyboard:
     """The storyboard as rendered: dropped sentences removed, final scene durations."""
     scenes = []
@@ -122,11 +141,13 @@ def build_timeline(
     loudness: float = -14.0,
     true_peak: float = -1.0,
     credits: Sequence[str] = (),
+    scene_clips: Sequence[SceneClip | None] = (),
+    clip_layout: str = "clip",
 ) -> tuple[Timeline, Storyboard]:
     width, height = request.size
     fps = request.fps
     fit = fit_scenes(storyboard, [a.narration for a in assets])
-    style = SubtitleStyle(burn=request.subtitles)
+    style = SubtitleStyle(burn=request.subtitles, karaoke=request.karaoke)
     _, _, max_chars = style_metrics(width, height, style)
 
     total_frames = round(storyboard.duration * fps)
@@ -171,8 +192,9 @@ def build_timeline(
             clips.append(AudioClip(path=s.path, start=round(cursor, 4)))
             speech.append((round(cursor, 4), round(cursor + s.duration, 4)))
             if s.words:
-                cues.extend(sentence_cues(s.words, cursor, max_chars, hard_end=end - FADE / 2))
-            cursor += s.duration + narr.pause
+                cues.extend(sentence_cues(s.words, cursor, max_chars, hard_end=end - FADE / 2,
+                                          timed=request.karaoke))  # fmt: skip
+            cursor += s.duration + min(narr.pause, MAX_PAUSE)
         all_cues.extend(cues)
         segments.append(
             Segment(
@@ -185,6 +207,7 @@ def build_timeline(
                 fade_in=FADE,
                 fade_out=FADE,
                 cues=tuple(cues) if request.subtitles else (),
+                **_clip_fields(scene_clips[i] if i < len(scene_clips) else None, clip_layout, width, height),
             )
         )
     audio = AudioPlan(
