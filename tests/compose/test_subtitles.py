@@ -76,3 +76,11 @@ def test_ass_document_has_title_and_segment_relative_times():
     )
     assert "0:00:02.00,0:00:03.00,Sub" in doc
     assert "T \\{x\\}" in doc
+
+
+def test_cues_are_balanced_no_lone_last_word():
+    text = "Bees collect nectar from flowers and store it in their honeycomb cells for later use."
+    chunks = [" ".join(w.word for w in c) for c in chunk_words(word_timings(text, 5.0), 42)]
+    assert " ".join(chunks) == text
+    lengths = [len(c) for c in chunks]
+    assert len(chunks) == 2 and min(lengths) >= 0.6 * max(lengths)

@@ -49,7 +49,44 @@ def chunk_words(words: Sequence[WordTiming], max_chars: int, max_lines: int = 2)
             cur.append(w)
     if cur:
         chunks.append(cur)
+    if len(chunks) > 1:  # same number of cues, but even lengths: no lone "use." cue after a full one
+        return _balanced(list(words), len(chunks), max_chars, max_lines) or chunks
     return chunks
+
+
+def _balanced(words: list[WordTiming], k: int, max_chars: int, max_lines: int) -> list[list[WordTiming]] | None:
+    """Split ``words`` into ``k`` cues minimising the longest one (each must still fit); None if impossible."""
+    n = len(words)
+
+    def fits(i: int, j: int) -> bool:
+        text = " ".join(w.word for w in words[i:j])
+        return len(text) <= max_chars * max_lines and len(balance_two_lines(text, max_chars)) <= max_lines
+
+    def length(i: int, j: int) -> int:
+        return sum(len(w.word) for w in words[i:j]) + (j - i - 1)
+
+    inf = float("inf")
+    # best[c][j]: the smallest possible longest cue when words[:j] make c cues
+    best = [[inf] * (n + 1) for _ in range(k + 1)]
+    cut = [[0] * (n + 1) for _ in range(k + 1)]
+    best[0][0] = 0
+    for c in range(1, k + 1):
+        for j in range(1, n + 1):
+            for i in range(c - 1, j):
+                if best[c - 1][i] == inf or not fits(i, j):
+                    continue
+                v = max(best[c - 1][i], length(i, j))
+                if v < best[c][j]:
+                    best[c][j], cut[c][j] = v, i
+    if best[k][n] == inf:
+        return None
+    out: list[list[WordTiming]] = []
+    j = n
+    for c in range(k, 0, -1):
+        i = cut[c][j]
+        out.append(words[i:j])
+        j = i
+    return out[::-1]
 
 
 def sentence_cues(

@@ -60,7 +60,8 @@ STYLE_WORDS = frozenset(
         "depicting", "featuring", "colorful", "colourful", "incredible", "amazing", "awesome", "wonderful",
         "fascinating", "interesting", "impressive", "remarkable", "testament", "example", "process",
         "showcased", "showcasing", "display", "displayed", "creativity", "behavior", "behaviour", "various",
-        "different", "several", "surrounded", "sweetest"
+        "different", "several", "surrounded", "sweetest", "top", "back", "bottom", "front", "side", "behind",
+        "end", "onto"
     }
 )  # fmt: skip
 STOP_WORDS = frozenset(
@@ -132,6 +133,7 @@ EXTRA_NAMES: dict[str, tuple[str, ...]] = {
 }
 #: aliases that mislead more than they help ("desk" should not draw a person)
 DROP_NAMES = frozenset({"information desk person", "chart"})
+_WORD_ARROW = re.compile(r"^[A-Z!]+ arrow$")
 #: words ending in -ing that are nouns; other -ing words are verbs and split a description into chunks
 ING_NOUNS = frozenset(
     {
@@ -219,6 +221,8 @@ def vocabulary() -> tuple[Icon, ...]:
                 names.append(unicodedata.name(chr(cps[0])).lower())
             except ValueError:
                 continue
+        if any(_WORD_ARROW.match(n) for n in names):  # BACK/TOP/END/ON!/SOON arrows read as words, not things
+            continue
         names = [n.replace("flag: ", "flag of ") for n in names if n and n.lower() not in DROP_NAMES]
         names += [n for n in EXTRA_NAMES.get(code, ()) if n not in names]
         if names:
