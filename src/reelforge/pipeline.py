@@ -133,6 +133,7 @@ class Pipeline:
         self.cache = cache or Cache(settings.cache_dir, enabled=settings.cache)
         self.progress = progress or (lambda e: None)
         self.cancel = cancel or threading.Event()
+        self._abort = threading.Event()
         self.timings: dict[str, float] = {}
         self._writer: Any = None  # the script writer of the last write_storyboard (for revisions)
 
@@ -146,6 +147,8 @@ class Pipeline:
     def _check_cancel(self) -> None:
         if self.cancel.is_set():
             raise Cancelled("cancelled")
+        if self._abort.is_set():  # a sibling task failed: stop early, that failure is what gets reported
+            raise Cancelled("stopped because another part of the job failed")
 
     def _timed(self, stage: str, start: float) -> None:
         self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
@@ -391,7 +394,7 @@ class Pipeline:
                 visuals = batch_f.result() if batch_f is not None else [g.result() for g in vis_fs]
                 music = music_f.result()
             except BaseException:
-                self.cancel.set()  # stop sibling work early
+                self._abort.set()  # stop sibling work early (not a user cancel: the job failed)
                 raise
         assets = [
             SceneAssets(scene=s, narration=narrations[i], visual=visuals[i])

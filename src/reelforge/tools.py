@@ -115,6 +115,8 @@ def run(
         with _procs_lock:
             _procs.discard(proc)
     text = err.decode("utf-8", "replace")
+    if proc.returncode != 0 and cancel is not None and cancel.is_set():
+        raise Cancelled("cancelled")  # killed because the job was cancelled, not a real failure
     if proc.returncode != 0:
         tail = " | ".join(line for line in text.strip().splitlines()[-4:])
         raise ComposeError(f"{what} failed (exit {proc.returncode}): {tail or 'no message'}")

@@ -296,10 +296,10 @@ def test_restart_resumes_from_the_cache(svc_settings, client_for, waiter, tmp_pa
     # the server stopped mid-job: the job went back to the queue
     store = SQLiteJobStore(settings.service.database_path())
     job = store.get(job_id)
-    assert job is not None and job.status == "queued" and job.attempts == 1 and job.storyboard
+    assert job is not None and job.status == "queued" and job.attempts == 1 and job.storyboard, job and job.error
     with client_for(settings) as client:
         done = waiter(client, job_id, 120)
-    assert done["status"] == "done" and done["attempts"] == 2
+    assert done["status"] == "done" and done["attempts"] == 2, done.get("error")
     cache = done["result"]["cache"]
     assert cache["visuals"]["hits"] >= 1  # what the first run finished was not done again
     assert "script" not in cache  # the storyboard came from the job, not from the writer
@@ -316,4 +316,4 @@ def test_a_job_of_a_crashed_server_is_resumed(svc_settings, client_for, waiter):
     assert store.claim(job.id, f"local:{HOST}:{dead.pid}:deadbeef", lease=3600) is not None
     with client_for(settings) as client:
         done = waiter(client, job.id, 120)
-    assert done["status"] == "done" and done["attempts"] == 2
+    assert done["status"] == "done" and done["attempts"] == 2, done.get("error")
