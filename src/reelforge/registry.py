@@ -3,6 +3,7 @@ a third-party plugin would declare its own (``[project.entry-points."reelforge.v
 
 from __future__ import annotations
 
+import threading
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -16,14 +17,18 @@ class Registry:
         self._classes: dict[str, dict[str, Any]] = {s: {} for s in STAGES}
         self._load = load_entry_points
         self._loaded = False
+        self._lock = threading.Lock()
 
     def _ensure_loaded(self) -> None:
         if self._loaded or not self._load:
             return
-        self._loaded = True
-        for stage in STAGES:
-            for ep in entry_points(group=f"reelforge.{stage}"):
-                self._classes[stage].setdefault(ep.name, ep)
+        with self._lock:  # threads (API requests) that ask at once all wait for the complete list
+            if self._loaded:
+                return
+            for stage in STAGES:
+                for ep in entry_points(group=f"reelforge.{stage}"):
+                    self._classes[stage].setdefault(ep.name, ep)
+            self._loaded = True
 
     def register(self, stage: str, cls: Any, name: str | None = None) -> None:
         if stage not in STAGES:

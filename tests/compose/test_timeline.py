@@ -86,3 +86,16 @@ def test_timeline_is_frame_exact_and_cues_stay_in_scene():
     assert abs(sum(s.duration for s in fitted.scenes) + fitted.title_duration - fitted.duration) < 1e-6
     # speech intervals are inside the scene bodies, after the lead-in
     assert tl.audio.speech[0][0] == pytest.approx(2.0 + LEAD)
+
+
+def test_a_tight_short_video_borrows_from_the_title_card():
+    sb = _sb([3.5], title=1.5)  # a 5 s video: one scene
+    fit = fit_scenes(sb, [_narr(0, [3.4])])  # needs 3.4 + tight margins 0.25 = 3.65 s > 3.5 s
+    assert fit.durations[0] >= 3.64
+    assert fit.title >= 0.8 and abs(fit.title + sum(fit.durations) - 5.0) < 1e-9
+
+
+def test_the_title_card_never_shrinks_below_its_minimum():
+    sb = _sb([3.5], title=1.5)
+    with pytest.raises(ComposeError, match="does not fit"):
+        fit_scenes(sb, [_narr(0, [4.5])])

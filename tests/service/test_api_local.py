@@ -296,7 +296,9 @@ def test_restart_resumes_from_the_cache(svc_settings, client_for, waiter, tmp_pa
     # the server stopped mid-job: the job went back to the queue
     store = SQLiteJobStore(settings.service.database_path())
     job = store.get(job_id)
-    assert job is not None and job.status == "queued" and job.attempts == 1 and job.storyboard, job and job.error
+    assert job is not None and job.status == "queued" and job.attempts == 1 and job.storyboard, (
+        job and job.error
+    )
     with client_for(settings) as client:
         done = waiter(client, job_id, 120)
     assert done["status"] == "done" and done["attempts"] == 2, done.get("error")

@@ -169,27 +169,35 @@ def mix(
     if level < -60:  # silence: nothing to normalise
         _encode(ffmpeg, premix, 0.0, plan, out, cancel)
         return measure_loudness(ffmpeg, out, cancel)
-    # the limiter eats part of any gain, so solve gain -> loudness by the secant method (1-4 passes)
-    gain = plan.loudness - level
+    # the limiter eats part of any gain, so solve gain -> loudness by the secant method (1-4 passes);
+    # the gain is capped so the limiter never works so hard that AAC's overshoot breaks the peak ceiling
+    base = plan.loudness - level
+    gain, margin = base, 1.0
     prev: tuple[float, float] | None = None
     for _ in range(4):
-        _encode(ffmpeg, premix, gain, plan, out, cancel)
+        _encode(ffmpeg, premix, gain, plan, out, cancel, margin)
         measured = measure_loudness(ffmpeg, out, cancel)
         err = plan.loudness - measured[0]
         if abs(err) <= 0.25:
             break
         slope = 1.0
         if prev is not None and abs(gain - prev[0]) > 1e-3:
-            slope = max(0.2, (measured[0] - prev[1]) / (gain - prev[0]))
+            slope = min(1.0, max(0.5, (measured[0] - prev[1]) / (gain - prev[0])))
         prev = (gain, measured[0])
-        gain += err / slope
+        gain = min(gain + err / slope, base + 6.0)
+    for _ in range(2):  # true peak over the ceiling (codec overshoot): limit lower and encode again
+        if measured[1] <= plan.true_peak:
+            break
+        margin += measured[1] - plan.true_peak + 0.3
+        _encode(ffmpeg, premix, gain, plan, out, cancel, margin)
+        measured = measure_loudness(ffmpeg, out, cancel)
     return measured
 
 
 def _encode(ffmpeg: str, premix: Path, gain: float, plan: AudioPlan, out: Path,
-            cancel: threading.Event | None) -> None:  # fmt: skip
-    """Gain, then a look-ahead limiter 1 dB under the true-peak ceiling, then AAC."""
-    ceiling = 10 ** ((plan.true_peak - 1.0) / 20)
+            cancel: threading.Event | None, margin: float = 1.0) -> None:  # fmt: skip
+    """Gain, then a look-ahead limiter ``margin`` dB under the true-peak ceiling, then AAC."""
+    ceiling = 10 ** ((plan.true_peak - margin) / 20)
     af = f"volume={gain:.3f}dB,alimiter=limit={ceiling:.5f}:attack=3:release=60:level=disabled:latency=1"
     run([ffmpeg, "-hide_banner", "-nostdin", "-y", "-i", str(premix), "-af", af, "-ar", "48000",
          "-c:a", "aac", "-b:a", "192k", str(out)], cancel=cancel, what="ffmpeg (audio encode)")  # fmt: skip

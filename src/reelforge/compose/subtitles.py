@@ -54,7 +54,9 @@ def chunk_words(words: Sequence[WordTiming], max_chars: int, max_lines: int = 2)
     return chunks
 
 
-def _balanced(words: list[WordTiming], k: int, max_chars: int, max_lines: int) -> list[list[WordTiming]] | None:
+def _balanced(
+    words: list[WordTiming], k: int, max_chars: int, max_lines: int
+) -> list[list[WordTiming]] | None:
     """Split ``words`` into ``k`` cues minimising the longest one (each must still fit); None if impossible."""
     n = len(words)
 

@@ -37,6 +37,7 @@ MAX_PAUSE = 0.6  # the longest silence left between two sentences of a scene (na
 LEAD = 0.35  # seconds between a scene's first frame and its first word
 TAIL = 0.30  # seconds kept after the last word
 TIGHT = (0.15, 0.10)  # margins used only when the normal ones can't fit the speech
+TITLE_MIN = 0.8  # a title card never gets shorter than this when scenes borrow its time
 FADE = 0.25
 OVERSCAN = 1.15  # stills are drawn this much larger than the frame, for Ken Burns room
 
@@ -51,6 +52,7 @@ class Fit:
     narrations: list[SceneNarration]
     dropped: int  # sentences dropped to fit
     lead: float = LEAD
+    title: float = 0.0  # the title card's length after fitting (it can give time to a scene that needs it)
 
 
 def fit_scenes(storyboard: Storyboard, narrations: Sequence[SceneNarration]) -> Fit:
@@ -75,18 +77,24 @@ def _fit(storyboard: Storyboard, narrations: Sequence[SceneNarration], lead: flo
     need = [lead + n.duration + tail for n in fitted]
     durations = list(planned)
     over = [max(0.0, need[i] - planned[i]) for i in range(len(planned))]
-    if sum(over) > 1e-9:  # some single sentence is too long: borrow from scenes with spare time
+    title = storyboard.title_duration
+    if sum(over) > 1e-9:  # some single sentence is too long: borrow from other scenes, then the title card
         spare = [max(0.0, planned[i] - need[i]) for i in range(len(planned))]
-        if sum(spare) + 1e-6 < sum(over):
+        title_spare = max(0.0, title - TITLE_MIN) if title > 0 else 0.0
+        available = sum(spare) + title_spare
+        if available + 1e-6 < sum(over):
             worst = max(range(len(over)), key=lambda i: over[i])
             raise ComposeError(
                 f"the narration does not fit the duration: scene {worst + 1} needs {need[worst]:.1f} s "
                 f"but only {planned[worst]:.1f} s is planned and no other scene has time to spare",
                 hint="shorten that scene's first sentence or ask for a longer --duration",
             )
-        take = sum(over) / sum(spare)
+        # other scenes' spare time first; the title card gives only what they can't
+        from_scenes = min(sum(over), sum(spare))
+        take = from_scenes / sum(spare) if sum(spare) > 0 else 0.0
         durations = [planned[i] + over[i] - spare[i] * take for i in range(len(planned))]
-    return Fit(durations=durations, narrations=fitted, dropped=dropped, lead=lead)
+        title -= sum(over) - from_scenes
+    return Fit(durations=durations, narrations=fitted, dropped=dropped, lead=lead, title=title)
 
 
 def _motion(seed: int, index: int, title: bool = False) -> Motion:
@@ -121,13 +129,14 @@ def fitted_storyboard(storyboard: Storyboard, fit: Fit) -> Storyboard:
     for scene, narr, dur in zip(storyboard.scenes, fit.narrations, fit.durations, strict=True):
         text = " ".join(s.text for s in narr.sentences) or scene.narration
         scenes.append(scene.model_copy(update={"narration": text, "duration": round(dur, 3)}))
-    total = storyboard.title_duration + sum(s.duration for s in scenes)
+    title = round(fit.title, 3)
+    total = title + sum(s.duration for s in scenes)
     if scenes:  # keep the sum exact after rounding
         last = scenes[-1]
         scenes[-1] = last.model_copy(
             update={"duration": round(last.duration + storyboard.duration - total, 3)}
         )
-    return storyboard.model_copy(update={"scenes": tuple(scenes)})
+    return storyboard.model_copy(update={"scenes": tuple(scenes), "title_duration": title})
 
 
 def build_timeline(
@@ -151,8 +160,9 @@ def build_timeline(
     _, _, max_chars = style_metrics(width, height, style)
 
     total_frames = round(storyboard.duration * fps)
-    bounds = [0, round(storyboard.title_duration * fps)] if storyboard.title_duration > 0 else [0]
-    t = storyboard.title_duration
+    title_len = fit.title
+    bounds = [0, round(title_len * fps)] if title_len > 0 else [0]
+    t = title_len
     for d in fit.durations:
         t += d
         bounds.append(round(t * fps))
@@ -163,7 +173,7 @@ def build_timeline(
     speech: list[tuple[float, float]] = []
     all_cues: list[Cue] = []
     k = 0
-    if storyboard.title_duration > 0:
+    if title_len > 0:
         segments.append(
             Segment(
                 kind="title",
@@ -172,8 +182,8 @@ def build_timeline(
                 frames=bounds[1] - bounds[0],
                 image=assets[0].visual.path,
                 motion=_motion(request.seed, -1, title=True),
-                fade_in=min(FADE, storyboard.title_duration / 4),
-                fade_out=min(FADE, storyboard.title_duration / 4),
+                fade_in=min(FADE, title_len / 4),
+                fade_out=min(FADE, title_len / 4),
                 text=storyboard.title,
                 dim=0.45,
                 blur=max(4.0, height / 60),

@@ -10,20 +10,30 @@ Endpoints (all under ``/v1`` need a token when the server is not on loopback; se
     GET    /v1/videos/{id}/video.mp4      the video (Range requests)
     GET    /v1/videos/{id}/storyboard     the storyboard JSON; PATCH it to edit scenes and re-render
     GET    /v1/videos/{id}/subtitles.vtt  (and .srt), /poster.png, /scenes/{n}/thumbnail.jpg
+    GET    /v1/videos/{id}/timeline       the timeline for the browser renderer (asset URLs: assets/<name>)
+    GET    /v1/videos/{id}/assets/{name}  exactly the timeline's assets (Range requests)
+    PUT    /v1/videos/{id}/client-render  upload the browser's render (checked); GET .../client.mp4|webm
     DELETE /v1/videos/{id}                cancel a running job, or delete a finished one and its files
     GET    /v1/backends, /healthz
+    GET    /static/renderer.js, /static/font.ttf   the browser renderer's bundle and the subtitle font
 """
 
 import asyncio
+import functools
 import json
 import logging
+import mimetypes
+import os
+import re
 import shutil
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi import Path as PathParam
@@ -34,17 +44,20 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .. import __version__
+from ..compose.export import asset_names, timeline_for_browser
 from ..config import Settings
-from ..errors import BackendNotFound
+from ..errors import BackendNotFound, ReelforgeError
 from ..models import Request as VideoRequest
-from ..models import Storyboard
+from ..models import Storyboard, Timeline
 from ..registry import STAGES, Registry, default_registry
 from ..text import slug
+from ..tools import find_font
+from ..webrender import bundle_path, is_built
 from .auth import Authenticator, AuthError, Principal
 from .executors import Executor, make_executor
 from .hls import PLAYLIST, SEGMENT_NAME, playlist_text
 from .jobs import Job, JobStore, SQLiteJobStore, new_job_id
-from .runner import job_dir
+from .runner import TIMELINE, job_dir
 
 log = logging.getLogger("reelforge.service")
 
@@ -53,6 +66,16 @@ JobId = Annotated[str, PathParam(pattern=JOB_ID, description="job id (32 hex dig
 SSE_POLL = 0.25
 SSE_KEEPALIVE = 15.0
 MAX_SCENES = 120
+#: the largest event id a client may resume after (SQLite integers are 64-bit)
+MAX_EVENT_ID = 2**62
+#: the browser's own render of a job, as uploaded (``PUT .../client-render``)
+CLIENT_EXTS: tuple[str, ...] = ("mp4", "webm")
+CLIENT_UPLOAD = re.compile(r"^/v1/videos/[^/]+/client-render$")
+#: how far the uploaded render's length may be from the job's
+CLIENT_DURATION_TOLERANCE = 1.0
+ASSET_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp",
+               ".wav": "audio/wav", ".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".ogg": "audio/ogg",
+               ".flac": "audio/flac", ".mp4": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime"}  # fmt: skip
 
 # ---- request / response models -----------------------------------------------------------------
 
@@ -126,14 +149,19 @@ class JobList(BaseModel):
     jobs: list[JobView]
 
 
-def links(job_id: str) -> dict[str, str]:
+def links(job_id: str, client: str | None = None) -> dict[str, str]:
+    """The job's URLs; ``client`` is the extension of the browser render uploaded for it, if any."""
     base = f"/v1/videos/{job_id}"
-    return {"self": base, "events": f"{base}/events", "stream": f"{base}/stream.m3u8",
-            "video": f"{base}/video.mp4", "storyboard": f"{base}/storyboard",
-            "subtitles": f"{base}/subtitles.vtt", "poster": f"{base}/poster.png"}  # fmt: skip
+    out = {"self": base, "events": f"{base}/events", "stream": f"{base}/stream.m3u8",
+           "video": f"{base}/video.mp4", "storyboard": f"{base}/storyboard",
+           "subtitles": f"{base}/subtitles.vtt", "poster": f"{base}/poster.png",
+           "timeline": f"{base}/timeline"}  # fmt: skip
+    if client is not None:
+        out["client_render"] = f"{base}/client.{client}"
+    return out
 
 
-def view(job: Job, now: float | None = None) -> JobView:
+def view(job: Job, now: float | None = None, client: str | None = None) -> JobView:
     now = now or time.time()
     prog = job.progress or {}
     fraction = 1.0 if job.status == "done" else min(0.99, float(prog.get("fraction", 0.0)))
@@ -147,7 +175,7 @@ def view(job: Job, now: float | None = None) -> JobView:
         backends=job.backends, queue=job.queue, stages=prog.get("stages", {}), scenes=prog.get("scenes", []),
         segments=int(prog.get("segments", 0)), generation=job.generation, attempts=job.attempts,
         cancel_requested=job.cancel_requested, created_at=job.created_at, started_at=job.started_at,
-        finished_at=job.finished_at, result=job.result, title=title, links=links(job.id),
+        finished_at=job.finished_at, result=job.result, title=title, links=links(job.id, client),
     )  # fmt: skip
 
 
@@ -179,11 +207,13 @@ class _TooLarge(Exception):
 
 
 class BodyLimit:
-    """Refuse request bodies over ``max_body`` bytes with 413 (by Content-Length, or while reading)."""
+    """Refuse request bodies over ``max_body`` bytes with 413 (by Content-Length, or while reading); an upload
+    of a browser render (``PUT .../client-render``) may be up to ``max_upload`` bytes instead."""
 
-    def __init__(self, app: Any, max_body: int) -> None:
+    def __init__(self, app: Any, max_body: int, max_upload: int | None = None) -> None:
         self.app = app
         self.max_body = max_body
+        self.max_upload = max_upload or max_body
 
     async def __call__(
         self,
@@ -194,9 +224,11 @@ class BodyLimit:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
+        upload = scope["method"] == "PUT" and bool(CLIENT_UPLOAD.match(scope.get("path", "")))
+        limit = self.max_upload if upload else self.max_body
         for k, v in scope.get("headers", []):
-            if k == b"content-length" and v.isdigit() and int(v) > self.max_body:
-                await self._refuse(send)
+            if k == b"content-length" and v.isdigit() and int(v) > limit:
+                await self._refuse(send, limit, upload)
                 return
         seen = 0
         started = False
@@ -206,7 +238,7 @@ class BodyLimit:
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
-                if seen > self.max_body:
+                if seen > limit:
                     raise _TooLarge
             return msg
 
@@ -219,10 +251,13 @@ class BodyLimit:
             await self.app(scope, limited, watch)
         except _TooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, limit, upload)
 
-    async def _refuse(self, send: Callable[[MutableMapping[str, Any]], Awaitable[None]]) -> None:
-        body = json.dumps({"detail": f"the request body is larger than {self.max_body} bytes"}).encode()
+    async def _refuse(
+        self, send: Callable[[MutableMapping[str, Any]], Awaitable[None]], limit: int, upload: bool = False
+    ) -> None:
+        what = "the video file" if upload else "the request body"
+        body = json.dumps({"detail": f"{what} is larger than {limit} bytes, the server's limit"}).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode())]})  # fmt: skip
@@ -231,6 +266,67 @@ class BodyLimit:
 
 def web_dir() -> Path:
     return Path(str(files("reelforge.service") / "web"))
+
+
+class UploadRejected(ValueError):
+    """An uploaded browser render that is not acceptable; the message says why, for the user."""
+
+
+def probe_upload(path: Path) -> dict[str, Any]:
+    """Check an uploaded browser render with PyAV: an MP4 or WebM with a video and an audio track, a known
+    length and a first video frame that decodes. Returns ``ext`` (``mp4``/``webm``), ``duration``, ``width``,
+    ``height``, ``video_codec``, ``audio_codec``; raises :class:`UploadRejected` with a plain message."""
+    import av
+
+    try:
+        container = av.open(str(path), mode="r")
+    except Exception as exc:
+        raise UploadRejected(
+            f"the file is not a video that can be read ({type(exc).__name__}); send the MP4 or WebM file "
+            "the browser rendered"
+        ) from None
+    try:
+        with container:
+            names = set(container.format.name.split(","))
+            if "mp4" in names:
+                ext = "mp4"
+            elif names & {"webm", "matroska"}:
+                ext = "webm"
+            else:
+                raise UploadRejected(f"the file is {container.format.name}, not MP4 or WebM")
+            if not container.streams.video:
+                raise UploadRejected("the file has no video track")
+            if not container.streams.audio:
+                raise UploadRejected("the file has no audio track")
+            v, a = container.streams.video[0], container.streams.audio[0]
+            duration: float | None = None
+            if container.duration is not None and container.duration > 0:
+                duration = container.duration / 1_000_000
+            elif v.duration is not None and v.time_base is not None:
+                duration = float(v.duration * v.time_base)
+            if duration is None or not duration > 0:
+                raise UploadRejected("the length of the file cannot be read")
+            frame = next(iter(container.decode(video=0)), None)
+            if frame is None:
+                raise UploadRejected("the file's video track has no picture")
+            return {"ext": ext, "duration": round(duration, 3), "width": v.codec_context.width,
+                    "height": v.codec_context.height, "video_codec": v.codec_context.name,
+                    "audio_codec": a.codec_context.name}  # fmt: skip
+    except UploadRejected:
+        raise
+    except Exception as exc:
+        raise UploadRejected(f"the file cannot be decoded ({type(exc).__name__}); is it complete?") from None
+
+
+@functools.lru_cache(maxsize=32)
+def _read_timeline(path: str, mtime_ns: int, size: int) -> Timeline:
+    """A job's timeline.json, parsed (cached by file identity: a re-render writes a new file)."""
+    return Timeline.model_validate_json(Path(path).read_bytes())
+
+
+def _media_type(path: Path) -> str:
+    suffix = path.suffix.lower()
+    return ASSET_TYPES.get(suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
 # ---- the app ------------------------------------------------------------------------------------
@@ -268,7 +364,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings, app.state.store, app.state.executor = settings, jobs, runner
-    app.add_middleware(BodyLimit, max_body=svc.max_body)
+    app.add_middleware(BodyLimit, max_body=svc.max_body, max_upload=svc.max_upload)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -301,6 +397,33 @@ def create_app(
         if not path.is_relative_to(artifact_root / job_id) or not path.is_file():
             raise HTTPException(404, "not available (yet)")
         return path
+
+    def client_render(job_id: str) -> str | None:
+        """The extension of the browser render uploaded for the job (``mp4``/``webm``), if there is one."""
+        for ext in CLIENT_EXTS:
+            path = job_dir(settings, job_id) / f"client.{ext}"
+            if path.is_file() and not path.is_symlink():
+                return ext
+        return None
+
+    def job_view(job: Job, now: float | None = None) -> JobView:
+        return view(job, now, client_render(job.id))
+
+    def job_timeline(job_id: str, job: Job) -> Timeline:
+        """The timeline the job was rendered from (written by the runner when it finished)."""
+        if job.status != "done":
+            raise HTTPException(404, "the video is not finished yet; its timeline comes when it is done")
+        try:
+            path = artifact(job_id, TIMELINE)  # resolved: never a link out of the job's directory
+        except HTTPException:
+            raise HTTPException(404, "this video has no timeline (it was made by an older server): "
+                                     "edit it or make it again to render it in the browser") from None  # fmt: skip
+        try:
+            stat = path.stat()
+            return _read_timeline(str(path), stat.st_mtime_ns, stat.st_size)
+        except (OSError, ValueError) as exc:
+            log.error("job %s: unreadable timeline: %s", job_id, exc)
+            raise HTTPException(404, "the timeline of this video cannot be read; make it again") from None
 
     # -- meta -----------------------------------------------------------------------------------
 
@@ -367,16 +490,16 @@ def create_app(
                 503, "the job queue cannot be reached right now; try again in a moment"
             ) from None
         response.headers["Location"] = f"/v1/videos/{job.id}"
-        return view(job)
+        return job_view(job)
 
     @app.get("/v1/videos", tags=["videos"])
     def list_videos(who: Who, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> JobList:
         now = time.time()
-        return JobList(jobs=[view(j, now) for j in jobs.list_jobs(who.name, limit)])
+        return JobList(jobs=[job_view(j, now) for j in jobs.list_jobs(who.name, limit)])
 
     @app.get("/v1/videos/{job_id}", tags=["videos"])
     def get_video(job_id: JobId, who: Who) -> JobView:
-        return view(load(job_id, who))
+        return job_view(load(job_id, who))
 
     @app.delete("/v1/videos/{job_id}", tags=["videos"], status_code=200)
     def delete_video(job_id: JobId, who: Who) -> Response:
@@ -384,7 +507,7 @@ def create_app(
         if job.status in ("queued", "running"):
             updated = jobs.request_cancel(job_id) or job
             runner.cancel(job_id)
-            return JSONResponse(view(updated).model_dump(mode="json"), status_code=202)
+            return JSONResponse(job_view(updated).model_dump(mode="json"), status_code=202)
         jobs.delete(job_id)
         shutil.rmtree(job_dir(settings, job_id), ignore_errors=True)
         return Response(status_code=204)
@@ -395,13 +518,14 @@ def create_app(
         who: Who,
         request: Request,
         last_event_id: Annotated[str | None, Header()] = None,
-        after: Annotated[int, Query(ge=0)] = 0,
+        after: Annotated[int, Query(ge=0, le=MAX_EVENT_ID)] = 0,
     ) -> StreamingResponse:
         """Server-Sent Events. ``event: progress`` carries the pipeline's ProgressEvent JSON (as the CLI
         gets it); ``status``, ``storyboard`` and ``segment`` (a playable HLS segment) follow the job;
         ``end`` closes the stream once the job is finished. Resumes after ``Last-Event-ID``."""
         await run_in_threadpool(load, job_id, who)
-        start = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
+        resume = last_event_id.strip() if last_event_id else ""
+        start = int(resume) if re.fullmatch(r"[0-9]{1,18}", resume) else after
 
         async def stream() -> AsyncIterator[str]:
             seq, quiet = start, 0.0
@@ -432,8 +556,10 @@ def create_app(
     @app.get("/v1/videos/{job_id}/stream.m3u8", tags=["files"])
     def playlist(job_id: JobId, who: Who) -> Response:
         job = load(job_id, who)
-        path = job_dir(settings, job_id) / PLAYLIST
-        text = path.read_text(encoding="utf-8") if path.is_file() else None
+        try:
+            text: str | None = artifact(job_id, PLAYLIST).read_text(encoding="utf-8")
+        except (HTTPException, OSError, UnicodeDecodeError):
+            text = None
         if text is None:
             if job.terminal:
                 raise HTTPException(404, "this video has no stream")
@@ -500,10 +626,12 @@ def create_app(
             ) from None
         new = storyboard.model_dump(mode="json")
         if new == job.storyboard and job.status == "done":  # nothing changed: nothing to render
-            return JSONResponse(view(job).model_dump(mode="json"), status_code=200)
+            return JSONResponse(job_view(job).model_dump(mode="json"), status_code=200)
         updated = jobs.requeue_edited(job_id, new)
         if updated is None:
             raise HTTPException(409, "the video is being made again already")
+        for ext in CLIENT_EXTS:  # a browser render of the old storyboard no longer matches
+            (job_dir(settings, job_id) / f"client.{ext}").unlink(missing_ok=True)
         try:
             runner.submit(updated)
         except Exception as exc:  # it stays queued; the executor sends queued jobs again when it starts
@@ -511,7 +639,7 @@ def create_app(
             raise HTTPException(
                 503, "the edit is saved, but the job queue cannot be reached right now"
             ) from None
-        return view(updated)
+        return job_view(updated)
 
     @app.get("/v1/videos/{job_id}/subtitles.vtt", tags=["files"])
     def subtitles_vtt(job_id: JobId, who: Who) -> FileResponse:
@@ -535,6 +663,122 @@ def create_app(
         load(job_id, who)
         return FileResponse(artifact(job_id, "thumbs", f"{index}.jpg"), media_type="image/jpeg",
                             headers={"Cache-Control": "no-cache"})  # fmt: skip
+
+    # -- the browser renderer -------------------------------------------------------------------
+
+    @app.get("/v1/videos/{job_id}/timeline", tags=["browser render"])
+    def get_timeline(job_id: JobId, who: Who, request: Request) -> JSONResponse:
+        """The timeline of a finished video for the browser renderer (``ReelforgeRenderer.render(url)``), with
+        every asset as a URL relative to this one: ``assets/<name>``. A token given as ``?access_token=``
+        is carried on to the asset URLs (a renderer fetching them cannot send headers)."""
+        job = load(job_id, who)
+        tl = job_timeline(job_id, job)
+        token = request.query_params.get("access_token")
+        suffix = f"?access_token={quote(token, safe='')}" if token else ""
+        by_path = {p: n for n, p in asset_names(tl).items()}
+        doc = timeline_for_browser(tl, lambda p: f"assets/{by_path[p]}{suffix}")
+        return JSONResponse(doc, headers={"Cache-Control": "no-cache"})
+
+    @app.get("/v1/videos/{job_id}/assets/{name}", tags=["browser render"])
+    def get_asset(job_id: JobId, name: Annotated[str, PathParam(max_length=64)], who: Who) -> FileResponse:
+        """One asset of the timeline (a still, a clip, narration, music), by its public name: exactly the
+        names the timeline lists, nothing else (Range requests: 206)."""
+        job = load(job_id, who)
+        tl = job_timeline(job_id, job)
+        path = asset_names(tl).get(name)
+        if path is None:
+            raise HTTPException(404, "no such asset in this video's timeline")
+        if not path.is_file():
+            raise HTTPException(404, "this asset is no longer on the server (its cache was cleared): "
+                                     "make the video again")  # fmt: skip
+        return FileResponse(path, media_type=_media_type(path), headers={"Cache-Control": "no-cache"})
+
+    app.add_api_route(
+        "/v1/videos/{job_id}/assets/{name}", get_asset, methods=["HEAD"], include_in_schema=False
+    )
+
+    @app.put(
+        "/v1/videos/{job_id}/client-render",
+        tags=["browser render"],
+        openapi_extra={"requestBody": {"required": True, "description": "the MP4 or WebM file", "content": {
+            t: {"schema": {"type": "string", "format": "binary"}}
+            for t in ("video/mp4", "video/webm", "application/octet-stream")}}},
+    )  # fmt: skip
+    async def put_client_render(job_id: JobId, who: Who, request: Request) -> JSONResponse:
+        """Upload the video the browser rendered from the timeline. It is checked (an MP4 or WebM with video
+        and audio, as long as the job's video within 1 s, at most ``service.max_upload`` bytes), stored
+        beside the server's render and linked from the job as ``links.client_render``."""
+        job = await run_in_threadpool(load, job_id, who)
+        if job.status != "done" or not job.result:
+            raise HTTPException(
+                409, "the video is not finished yet; render it in the browser when it is done"
+            )
+        expected = float(job.result.get("duration") or job.request.get("duration") or 0)
+        folder = job_dir(settings, job_id)
+        if not folder.resolve().is_relative_to(artifact_root / job_id):
+            raise HTTPException(404, "no such video")  # the job's directory is a link elsewhere: refuse
+        tmp = folder / f".client-{uuid.uuid4().hex}.part"
+        size = 0
+        try:
+            await run_in_threadpool(folder.mkdir, parents=True, exist_ok=True)
+            with open(tmp, "wb") as fh:
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > svc.max_upload:
+                        raise HTTPException(413, f"the video file is larger than {svc.max_upload} bytes, "
+                                                 "the server's limit")  # fmt: skip
+                    if chunk:
+                        await run_in_threadpool(fh.write, chunk)
+            if size == 0:
+                raise HTTPException(
+                    422, "the request body is empty: send the video file the browser rendered"
+                )
+            try:
+                info = await run_in_threadpool(probe_upload, tmp)
+            except UploadRejected as exc:
+                raise HTTPException(422, str(exc)) from None
+            if abs(info["duration"] - expected) > CLIENT_DURATION_TOLERANCE:
+                raise HTTPException(422, f"the file is {info['duration']:.2f} s long, but this video is "
+                                         f"{expected:.2f} s (within {CLIENT_DURATION_TOLERANCE:g} s is accepted)")  # fmt: skip
+            current = await run_in_threadpool(jobs.get, job_id)
+            if current is None or current.status != "done" or current.generation != job.generation:
+                raise HTTPException(409, "the video changed while the file was uploaded; render it again")
+            ext = info.pop("ext")
+            os.replace(tmp, folder / f"client.{ext}")
+            for other in CLIENT_EXTS:
+                if other != ext:
+                    (folder / f"client.{other}").unlink(missing_ok=True)
+        finally:
+            tmp.unlink(missing_ok=True)
+        log.info("job %s: browser render stored (%s, %d bytes)", job_id, ext, size)
+        body = job_view(current).model_dump(mode="json")
+        body["client_render"] = {**info, "size": size, "url": links(job_id, ext)["client_render"]}
+        return JSONResponse(body, status_code=200)
+
+    @app.get("/v1/videos/{job_id}/client.{ext}", tags=["browser render"])
+    def get_client_render(
+        job_id: JobId, ext: Literal["mp4", "webm"], who: Who, download: bool = False
+    ) -> FileResponse:
+        """The browser render uploaded for this video (Range requests)."""
+        job = load(job_id, who)
+        path = artifact(job_id, f"client.{ext}")
+        name = f"{slug(str(job.request.get('prompt', 'video')))}-browser.{ext}" if download else None
+        return FileResponse(path, media_type=f"video/{ext}", filename=name)
+
+    @app.get("/static/renderer.js", include_in_schema=False)
+    def renderer_bundle() -> FileResponse:
+        if not is_built():
+            raise HTTPException(404, "the browser renderer is not built on this server (make web)")
+        return FileResponse(bundle_path(), media_type="text/javascript; charset=utf-8",
+                            headers={"Cache-Control": "no-cache"})  # fmt: skip
+
+    @app.get("/static/font.ttf", include_in_schema=False)
+    def renderer_font() -> FileResponse:
+        try:
+            font = find_font(settings.font_file)
+        except ReelforgeError:
+            raise HTTPException(404, "no subtitle font on this server") from None
+        return FileResponse(font, media_type="font/ttf", headers={"Cache-Control": "public, max-age=86400"})
 
     # -- web UI ---------------------------------------------------------------------------------
 

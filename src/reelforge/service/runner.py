@@ -53,8 +53,22 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 HOST = socket.gethostname()
 
 
+#: the job's timeline (``RunResult.timeline`` as JSON, local asset paths) in its artifact directory
+TIMELINE = "timeline.json"
+
+
 def job_dir(settings: Settings, job_id: str) -> Path:
     return settings.service.artifact_dir / job_id
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary name, so a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def runner_id(kind: str) -> str:
@@ -235,6 +249,8 @@ class JobRunner:
             hls = None
             if cancel.is_set():
                 raise Cancelled("cancelled")
+            # what the browser renderer reads (GET .../timeline): written before the job is done
+            write_atomic(out_dir / TIMELINE, result.timeline.model_dump_json(by_alias=True))
             summary = {"duration": round(result.duration, 3), "size": result.size,
                        "elapsed": round(result.elapsed, 3), "segments": len(segments),
                        "cache": result.cache}  # fmt: skip
@@ -243,7 +259,10 @@ class JobRunner:
                 return "lost"
             log.info("job %s: done in %.1f s", job_id, result.elapsed)
             return "done"
-        except Cancelled:
+        except Exception as exc:
+            if not isinstance(exc, Cancelled) and not cancel.is_set():
+                return self._failed(job_id, me, exc, retry_transient)
+            # cancelled, or a failure caused by the cancel (an ffmpeg killed under us): not the job's fault
             if state["lost"]:
                 return "lost"
             current = self.store.get(job_id)
@@ -255,11 +274,16 @@ class JobRunner:
             self.store.finish(job_id, me, "cancelled")
             log.info("job %s: cancelled", job_id)
             return "cancelled"
-        except ReelforgeError as exc:
+        finally:
+            if hls is not None:
+                hls.close()
+
+    def _failed(self, job_id: str, me: str, exc: Exception, retry_transient: bool) -> Outcome:
+        if isinstance(exc, ReelforgeError):
             self.store.finish(job_id, me, "failed", error=str(exc))
             log.info("job %s: failed: %s", job_id, exc)
             return "failed"
-        except TRANSIENT as exc:
+        if isinstance(exc, TRANSIENT):
             if retry_transient:
                 with contextlib.suppress(sqlite3.OperationalError):
                     self.store.release(job_id, me)
@@ -269,14 +293,10 @@ class JobRunner:
                 job_id, me, "failed", error=f"the job could not finish ({plain(exc)}); try again"
             )
             return "failed"
-        except Exception as exc:
-            log.exception("job %s: unexpected error", job_id)
-            self.store.finish(job_id, me, "failed",
-                              error=f"something went wrong while making the video ({plain(exc)})")  # fmt: skip
-            return "failed"
-        finally:
-            if hls is not None:
-                hls.close()
+        log.error("job %s: unexpected error", job_id, exc_info=exc)
+        self.store.finish(job_id, me, "failed",
+                          error=f"something went wrong while making the video ({plain(exc)})")  # fmt: skip
+        return "failed"
 
 
 def plain(exc: BaseException) -> str:

@@ -57,6 +57,8 @@ class ServiceSettings(BaseModel):
     anonymous_max_duration: Annotated[float, Field(ge=5, le=1800)] = 1800.0
     #: largest JSON body accepted (POST / PATCH), bytes
     max_body: Annotated[int, Field(ge=1024, le=10_000_000)] = 256 * 1024
+    #: largest video a browser may upload as its own render of a job (``PUT .../client-render``), bytes
+    max_upload: Annotated[int, Field(ge=64 * 1024, le=16 * 1024**3)] = 1024**3
 
     def database_path(self) -> Path:
         return self.database or self.artifact_dir / "jobs.sqlite3"

@@ -10,8 +10,8 @@
 ``/font.ttf``          the subtitle font (:func:`reelforge.tools.find_font`)
 =====================  ===============================================================================
 
-It answers byte-range requests (the clip demuxer reads clips by ranges). This is how the REST service is expected
-to serve a job's timeline and assets too, under ``/v1/videos/{id}/``.
+It answers byte-range requests (the clip demuxer reads clips by ranges). The REST service serves a finished job's
+timeline and assets the same way, under ``/v1/videos/{id}/`` (``reelforge.service.app``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-// reelforge web UI: submit a job, follow it live (SSE), watch it while it renders (HLS), edit scenes.
+// reelforge web UI: submit a job, follow it live (SSE), watch it while it renders (HLS), edit scenes,
+// and render a finished video again in this browser (the renderer bundle, /static/renderer.js).
 "use strict";
 
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -17,6 +18,7 @@ const state = {
   storyboard: null, // as loaded
   edits: new Map(), // scene index -> {narration, visual}
   refreshTimer: null,
+  browser: { busy: false, jobId: null, url: null }, // the render in this browser
 };
 
 // ---- API --------------------------------------------------------------------------------------
@@ -163,6 +165,7 @@ function resetPlayer() {
 async function openJob(id) {
   closeStream();
   resetPlayer();
+  if (state.browser.jobId !== id || !state.browser.busy) $("#browser-box").hidden = true;
   state.storyboard = null;
   state.edits.clear();
   $("#sb-scenes").innerHTML = "";
@@ -327,9 +330,112 @@ function render(job) {
     a.href = withToken(extra ? `${link}?${extra}` : link);
     if (id !== "#dl-video") a.target = "_blank";
   }
+  const brBtn = $("#browser-render");
+  brBtn.hidden = !done || !browserSupported();
+  brBtn.disabled = state.browser.busy;
+  const client = job.links.client_render;
+  const dlClient = $("#dl-client");
+  dlClient.hidden = !done || !client;
+  if (client) {
+    dlClient.href = withToken(`${client}?download=1`);
+    dlClient.textContent = `Browser render (${client.endsWith(".webm") ? "WebM" : "MP4"})`;
+  }
   $("#cancel").hidden = TERMINAL.has(job.status);
   $("#delete").hidden = !TERMINAL.has(job.status);
   updateRerender();
+}
+
+// ---- render in this browser ----------------------------------------------------------------------
+
+function browserSupported() {
+  try {
+    return Boolean(window.ReelforgeRenderer && window.ReelforgeRenderer.supported());
+  } catch (e) {
+    return false;
+  }
+}
+
+function fileStem(job) {
+  const s = String(job.title || job.request.prompt || "video").toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60);
+  return s || "video";
+}
+
+async function uploadClientRender(id, blob) {
+  const headers = { "Content-Type": blob.type || "application/octet-stream" };
+  if (state.token) headers.Authorization = "Bearer " + state.token;
+  let res;
+  try {
+    res = await fetch(`/v1/videos/${id}/client-render`, { method: "PUT", headers, body: blob });
+  } catch (e) {
+    throw new Error("Cannot reach the server to upload the file; you can still save it below.");
+  }
+  let data = null;
+  try { data = await res.json(); } catch (e) { /* not JSON */ }
+  if (!res.ok) {
+    const d = data && data.detail;
+    throw new Error(typeof d === "string" ? d : plainError(res.status, data));
+  }
+  return data;
+}
+
+async function browserRender() {
+  const job = state.job;
+  if (!job || job.status !== "done" || state.browser.busy || !browserSupported()) return;
+  const id = job.id;
+  const here = () => state.job && state.job.id === id;
+  const box = $("#browser-box");
+  const bar = $("#browser-bar");
+  const status = $("#browser-status");
+  const link = $("#browser-download");
+  const show = (fraction, text) => {
+    if (!here()) return;
+    box.hidden = false;
+    bar.style.width = `${Math.round(Math.min(1, Math.max(0, fraction)) * 100)}%`;
+    status.textContent = text;
+  };
+  state.browser.busy = true;
+  state.browser.jobId = id;
+  $("#browser-render").disabled = true;
+  box.classList.remove("failed", "done");
+  link.hidden = true;
+  if (state.browser.url) { URL.revokeObjectURL(state.browser.url); state.browser.url = null; }
+  window.browserRenderResult = null;
+  show(0, "Mixing the sound…");
+  let stats = null;
+  let fraction = 0;
+  try {
+    const blob = await window.ReelforgeRenderer.render(withToken(`/v1/videos/${id}/timeline`), {
+      fontUrl: "/static/font.ttf",
+      onProgress: (p) => {
+        fraction = p.fraction;
+        show(p.fraction, p.stage === "video" ? `Rendering frame ${p.done} of ${p.total} in this browser…`
+          : p.stage === "audio" ? "Mixing the sound…" : "Finishing the file…");
+      },
+      onStats: (s) => { stats = s; },
+    });
+    const ext = (stats && stats.container === "webm") || blob.type === "video/webm" ? "webm" : "mp4";
+    const url = URL.createObjectURL(blob);
+    state.browser.url = url;
+    link.href = url;
+    link.download = `${fileStem(job)}-browser.${ext}`;
+    link.hidden = !here();
+    const took = stats ? ` in ${stats.seconds.toFixed(1)} s` : "";
+    show(1, `Rendered${took}. Uploading a copy to the server…`);
+    const saved = await uploadClientRender(id, blob);
+    show(1, `Rendered in this browser${took} and saved on the server.`);
+    if (here()) box.classList.add("done");
+    window.browserRenderResult = { ok: true, stats, size: blob.size, type: blob.type, uploaded: saved.client_render };
+    if (here()) await refresh();
+  } catch (e) {
+    if (here()) box.classList.add("failed");
+    const saveHint = state.browser.url ? " The file is still yours to save." : "";
+    show(fraction, `The browser render did not finish: ${e.message || e}.${saveHint}`);
+    window.browserRenderResult = { ok: false, error: String((e && e.message) || e) };
+  } finally {
+    state.browser.busy = false;
+    if (here()) $("#browser-render").disabled = false;
+  }
 }
 
 // ---- storyboard -------------------------------------------------------------------------------
@@ -428,6 +534,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#make").addEventListener("submit", submit);
   $("#refresh").addEventListener("click", loadHistory);
   $("#rerender").addEventListener("click", rerender);
+  $("#browser-render").addEventListener("click", browserRender);
   $("#cancel").addEventListener("click", async () => {
     try { state.job = await api("DELETE", `/v1/videos/${state.job.id}`); render(state.job); } catch (e) { banner(e.message); }
   });
