@@ -19,7 +19,7 @@ from .audio_cli import register as _register_audio
 from .config import Settings, load_settings
 from .errors import ReelforgeError
 from .models import ASPECTS, RESOLUTIONS, STYLES, ProgressEvent, Request, Storyboard
-from .registry import STAGES, default_registry
+from .registry import default_registry
 from .text import slug
 
 app = typer.Typer(
@@ -279,17 +279,7 @@ def storyboard_cmd(
 @app.command()
 def backends(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List the installed backends for every stage."""
-    reg = default_registry()
-    data: dict[str, list[dict[str, Any]]] = {}
-    for stage in STAGES:
-        data[stage] = []
-        for name in reg.names(stage):
-            try:
-                cls = reg.get(stage, name)
-                data[stage].append({"name": name, "version": cls.version, "description": cls.description,
-                                    "options": cls.Options.model_json_schema().get("properties", {})})  # fmt: skip
-            except Exception as exc:
-                data[stage].append({"name": name, "error": str(exc)})
+    data = default_registry().describe()
     if as_json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return

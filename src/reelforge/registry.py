@@ -50,6 +50,21 @@ class Registry:
             self._classes[stage][name] = found
         return found
 
+    def describe(self) -> dict[str, list[dict[str, Any]]]:
+        """Every installed backend per stage, with its version, description and options schema (for
+        ``reelforge backends`` and ``GET /v1/backends``); a broken plugin is listed with its error."""
+        data: dict[str, list[dict[str, Any]]] = {}
+        for stage in STAGES:
+            data[stage] = []
+            for name in self.names(stage):
+                try:
+                    cls = self.get(stage, name)
+                    data[stage].append({"name": name, "version": cls.version, "description": cls.description,
+                                        "options": cls.Options.model_json_schema().get("properties", {})})  # fmt: skip
+                except Exception as exc:
+                    data[stage].append({"name": name, "error": str(exc)})
+        return data
+
     def create(self, stage: str, name: str, options: dict[str, Any] | None = None) -> Any:
         return self.get(stage, name)(options or {})
 

@@ -49,7 +49,7 @@ from ..config import Settings
 from ..errors import BackendNotFound, ReelforgeError
 from ..models import Request as VideoRequest
 from ..models import Storyboard, Timeline
-from ..registry import STAGES, Registry, default_registry
+from ..registry import Registry, default_registry
 from ..text import slug
 from ..tools import find_font
 from ..webrender import bundle_path, is_built
@@ -189,17 +189,7 @@ def validation_error(errors: list[tuple[tuple[str | int, ...], str]]) -> Request
 
 
 def backend_listing(registry: Registry) -> dict[str, list[dict[str, Any]]]:
-    data: dict[str, list[dict[str, Any]]] = {}
-    for stage in STAGES:
-        data[stage] = []
-        for name in registry.names(stage):
-            try:
-                cls = registry.get(stage, name)
-                data[stage].append({"name": name, "version": cls.version, "description": cls.description,
-                                    "options": cls.Options.model_json_schema().get("properties", {})})  # fmt: skip
-            except Exception as exc:
-                data[stage].append({"name": name, "error": str(exc)})
-    return data
+    return registry.describe()
 
 
 class _TooLarge(Exception):
