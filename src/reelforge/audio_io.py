@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 import wave
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -40,3 +45,27 @@ def read_wav(path: Path) -> tuple[FloatArray, int]:
 def wav_duration(path: Path) -> float:
     with wave.open(str(path), "rb") as w:
         return w.getnframes() / float(w.getframerate())
+
+
+@contextlib.contextmanager
+def atomic_binary(out_path: Path, error: type[Exception], what: str) -> Iterator[BinaryIO]:
+    """Write a file through a temporary sibling renamed into place on success; an ``OSError`` becomes
+    ``error`` ("cannot write the <what> to <path>"), and no partial file is ever left behind."""
+    out_path = Path(out_path)
+    tmp: Path | None = None
+    try:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".part")
+        tmp = Path(name)
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out_path)
+    except OSError as exc:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        raise error(f"cannot write the {what} to {out_path}: {exc}") from exc
+    except BaseException:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        raise

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from svcseed import NullExecutor
 from svcutil import free_port
 
 pytest.importorskip("fastapi", reason="the service extra is not installed: pip install -e '.[service]'")
@@ -19,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from reelforge.config import Settings, load_settings
 from reelforge.service.app import create_app
-from reelforge.service.jobs import TERMINAL, Job
+from reelforge.service.jobs import TERMINAL
 
 
 @pytest.fixture(scope="session")
@@ -116,20 +117,10 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.wait(10)
 
 
-class StubExecutor:
+class StubExecutor(NullExecutor):
     """Accepts jobs and never runs them (for API-only tests)."""
 
     kind = "stub"
-
-    def __init__(self) -> None:
-        self.submitted: list[str] = []
-
-    def start(self) -> None: ...
-    def stop(self) -> None: ...
-    def submit(self, job: Job) -> None:
-        self.submitted.append(job.id)
-
-    def cancel(self, job_id: str) -> None: ...
 
 
 @pytest.fixture

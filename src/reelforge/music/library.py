@@ -27,7 +27,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 import wave
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ import numpy.typing as npt
 from pydantic import Field
 
 from ..audio_decode import DecodeError, decode_audio
+from ..audio_io import atomic_binary
 from ..backend import Backend, BackendOptions
 from ..errors import MusicError
 from ..models import STYLES, MusicRequest, MusicTrack
@@ -375,38 +375,22 @@ class MusicLibrary(Backend):
     @staticmethod
     def _write(out_path: Path, src: F32, pieces: list[Piece], total: int, sr: int, gain: float,
                fade_in: int, fade_at: int) -> None:  # fmt: skip
-        out_path = Path(out_path)
-        tmp: Path | None = None
-        try:
-            out_path.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".part")
-            tmp = Path(name)
-            with os.fdopen(fd, "wb") as fh, wave.open(fh, "wb") as w:
-                w.setnchannels(2)
-                w.setsampwidth(2)
-                w.setframerate(sr)
-                fade_len = max(1, total - fade_at)
-                for lo in range(0, total, BLOCK):
-                    hi = min(total, lo + BLOCK)
-                    block = render_block(src, pieces, lo, hi) * gain
-                    idx = np.arange(lo, hi)
-                    env = np.ones(hi - lo, dtype=np.float32)
-                    m = idx < fade_in
-                    env[m] = (idx[m] / max(1, fade_in)).astype(np.float32)
-                    m = idx >= fade_at
-                    # raised cosine to exactly zero on the last frame
-                    x = (idx[m] - fade_at) / max(1, fade_len - 1)
-                    env[m] *= (0.5 * (1 + np.cos(np.pi * np.clip(x, 0, 1)))).astype(np.float32)
-                    block *= env[:, None]
-                    pcm = (np.clip(block, -0.99, 0.99) * 32767.0).round().astype("<i2")
-                    w.writeframes(pcm.tobytes())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, out_path)
-        except OSError as exc:
-            if tmp is not None:
-                tmp.unlink(missing_ok=True)
-            raise MusicError(f"cannot write the music track to {out_path}: {exc}") from exc
-        except BaseException:
-            if tmp is not None:
-                tmp.unlink(missing_ok=True)
-            raise
+        with atomic_binary(Path(out_path), MusicError, "music track") as fh, wave.open(fh, "wb") as w:
+            w.setnchannels(2)
+            w.setsampwidth(2)
+            w.setframerate(sr)
+            fade_len = max(1, total - fade_at)
+            for lo in range(0, total, BLOCK):
+                hi = min(total, lo + BLOCK)
+                block = render_block(src, pieces, lo, hi) * gain
+                idx = np.arange(lo, hi)
+                env = np.ones(hi - lo, dtype=np.float32)
+                m = idx < fade_in
+                env[m] = (idx[m] / max(1, fade_in)).astype(np.float32)
+                m = idx >= fade_at
+                # raised cosine to exactly zero on the last frame
+                x = (idx[m] - fade_at) / max(1, fade_len - 1)
+                env[m] *= (0.5 * (1 + np.cos(np.pi * np.clip(x, 0, 1)))).astype(np.float32)
+                block *= env[:, None]
+                pcm = (np.clip(block, -0.99, 0.99) * 32767.0).round().astype("<i2")
+                w.writeframes(pcm.tobytes())

@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import re
-import tempfile
 import wave
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -41,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field
 
+from ..audio_io import atomic_binary
 from ..backend import Backend, BackendOptions
 from ..errors import MusicError
 from ..models import STYLES as STYLE_NAMES
@@ -1205,24 +1204,8 @@ class SynthMusic(Backend):
         if total < 1:
             raise MusicError(f"music duration {request.duration} s is shorter than one sample at {sr} Hz")
 
-        out_path = Path(out_path)
-        tmp: Path | None = None
-        try:
-            out_path.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".part")
-            tmp = Path(name)
-            with os.fdopen(fd, "wb") as fh:
-                composer = self._render(request, style, sr, total, fh)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, out_path)
-        except OSError as exc:
-            if tmp is not None:
-                tmp.unlink(missing_ok=True)
-            raise MusicError(f"cannot write the music track to {out_path}: {exc}") from exc
-        except BaseException:
-            if tmp is not None:
-                tmp.unlink(missing_ok=True)
-            raise
+        with atomic_binary(Path(out_path), MusicError, "music track") as fh:
+            composer = self._render(request, style, sr, total, fh)
         return MusicTrack(
             path=out_path,
             duration=request.duration,
