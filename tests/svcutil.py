@@ -35,3 +35,14 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def claim_in_child(path: str, job_id: str, n: int, out: Any) -> None:
+    """Run in a spawned process (so it lives in an importable module, not in a test file): try 20
+    times to claim ``job_id`` and report how many claims won."""
+    from pathlib import Path
+
+    from reelforge.service.jobs import SQLiteJobStore
+
+    store = SQLiteJobStore(Path(path))
+    out.put(sum(store.claim(job_id, f"p{n}", lease=30) is not None for _ in range(20)))

@@ -99,3 +99,34 @@ def test_the_title_card_never_shrinks_below_its_minimum():
     sb = _sb([3.5], title=1.5)
     with pytest.raises(ComposeError, match="does not fit"):
         fit_scenes(sb, [_narr(0, [4.5])])
+
+
+def _assets(sb, lengths):
+    return [
+        SceneAssets(
+            scene=s,
+            narration=_narr(i, lengths[i]),
+            visual=SceneVisual(index=i, path=Path("/i.png"), width=10, height=10),
+        )  # fmt: skip
+        for i, s in enumerate(sb.scenes)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("durations", "title", "lengths"),
+    [
+        ([3.5], 1.5, [[3.4123]]),  # borrows from the title card
+        ([3.0, 6.0, 6.0], 2.0, [[4.01234], [1.0], [1.0]]),  # borrows from other scenes
+        ([3.6190476, 3.3968254], 0.9841270, [[1.1], [1.2]]),  # plan lengths off the millisecond grid
+    ],
+)
+def test_the_saved_storyboard_fits_again_to_the_same_timeline(durations, title, lengths):
+    """An edit re-fits the storyboard saved by the first render: nothing may move by a frame or a fade."""
+    sb = _sb(durations, title=title)
+    req = Request(prompt="p", duration=sb.duration, fps=30, resolution="480p")
+    tl, fitted = build_timeline(req, sb, _assets(sb, lengths), None)
+    assert fitted.title_duration == round(fitted.title_duration, 3)
+    assert all(s.duration == round(s.duration, 3) for s in fitted.scenes)
+    tl2, fitted2 = build_timeline(req, fitted, _assets(fitted, lengths), None)
+    assert tl2 == tl
+    assert fitted2 == fitted

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from svcutil import claim_in_child
+
 from reelforge.service.jobs import Job, SQLiteJobStore, new_job_id, valid_job_id
 from reelforge.service.runner import HOST, ProgressTracker, runner_dead
 
@@ -93,16 +95,11 @@ def test_release_and_delete(tmp_path):
     assert store.delete(job.id) and store.get(job.id) is None and store.events(job.id) == []
 
 
-def _claim(path: str, job_id: str, n: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    store = SQLiteJobStore(Path(path))
-    out.put(sum(store.claim(job_id, f"p{n}", lease=30) is not None for _ in range(20)))
-
-
 def test_claims_are_exclusive_across_processes(tmp_path):
     store, job = make(tmp_path)
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    procs = [ctx.Process(target=_claim, args=(str(store.path), job.id, n, out)) for n in range(4)]
+    procs = [ctx.Process(target=claim_in_child, args=(str(store.path), job.id, n, out)) for n in range(4)]
     for p in procs:
         p.start()
     wins = [out.get(timeout=60) for _ in procs]

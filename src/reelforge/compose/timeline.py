@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import ComposeError
@@ -55,11 +55,22 @@ class Fit:
     title: float = 0.0  # the title card's length after fitting (it can give time to a scene that needs it)
 
 
+SLACK = 0.002  # an overrun this small (rounding) is not worth moving any boundary for
+
+
 def fit_scenes(storyboard: Storyboard, narrations: Sequence[SceneNarration]) -> Fit:
+    """Fit the narration to the planned scene lengths. The lengths come back on a millisecond grid that
+    sums exactly to the video's duration, so the storyboard saved from them fits again to the very same
+    timeline (an edit of one scene must not move another scene's frames or fades)."""
     try:
-        return _fit(storyboard, narrations, LEAD, TAIL)
+        fit = _fit(storyboard, narrations, LEAD, TAIL)
     except ComposeError:
-        return _fit(storyboard, narrations, *TIGHT)
+        fit = _fit(storyboard, narrations, *TIGHT)
+    title = round(fit.title, 3)
+    durations = [round(d, 3) for d in fit.durations]
+    if durations:  # the rounding error goes to the last scene, so the sum stays exact
+        durations[-1] = round(storyboard.duration - title - sum(durations[:-1]), 3)
+    return replace(fit, title=title, durations=durations)
 
 
 def _fit(storyboard: Storyboard, narrations: Sequence[SceneNarration], lead: float, tail: float) -> Fit:
@@ -76,7 +87,7 @@ def _fit(storyboard: Storyboard, narrations: Sequence[SceneNarration], lead: flo
         fitted.append(narr.model_copy(update={"sentences": tuple(sentences)}))
     need = [lead + n.duration + tail for n in fitted]
     durations = list(planned)
-    over = [max(0.0, need[i] - planned[i]) for i in range(len(planned))]
+    over = [need[i] - planned[i] if need[i] - planned[i] > SLACK else 0.0 for i in range(len(planned))]
     title = storyboard.title_duration
     if sum(over) > 1e-9:  # some single sentence is too long: borrow from other scenes, then the title card
         spare = [max(0.0, planned[i] - need[i]) for i in range(len(planned))]
@@ -128,15 +139,8 @@ def fitted_storyboard(storyboard: Storyboard, fit: Fit) -> Storyboard:
     scenes = []
     for scene, narr, dur in zip(storyboard.scenes, fit.narrations, fit.durations, strict=True):
         text = " ".join(s.text for s in narr.sentences) or scene.narration
-        scenes.append(scene.model_copy(update={"narration": text, "duration": round(dur, 3)}))
-    title = round(fit.title, 3)
-    total = title + sum(s.duration for s in scenes)
-    if scenes:  # keep the sum exact after rounding
-        last = scenes[-1]
-        scenes[-1] = last.model_copy(
-            update={"duration": round(last.duration + storyboard.duration - total, 3)}
-        )
-    return storyboard.model_copy(update={"scenes": tuple(scenes), "title_duration": title})
+        scenes.append(scene.model_copy(update={"narration": text, "duration": dur}))
+    return storyboard.model_copy(update={"scenes": tuple(scenes), "title_duration": fit.title})
 
 
 def build_timeline(
@@ -182,8 +186,8 @@ def build_timeline(
                 frames=bounds[1] - bounds[0],
                 image=assets[0].visual.path,
                 motion=_motion(request.seed, -1, title=True),
-                fade_in=min(FADE, title_len / 4),
-                fade_out=min(FADE, title_len / 4),
+                fade_in=min(FADE, round(title_len / 4, 3)),
+                fade_out=min(FADE, round(title_len / 4, 3)),
                 text=storyboard.title,
                 dim=0.45,
                 blur=max(4.0, height / 60),
