@@ -107,7 +107,7 @@ def _assets(sb, lengths):
             scene=s,
             narration=_narr(i, lengths[i]),
             visual=SceneVisual(index=i, path=Path("/i.png"), width=10, height=10),
-        )  # fmt: skip
+        )
         for i, s in enumerate(sb.scenes)
     ]
 

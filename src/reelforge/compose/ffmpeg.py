@@ -280,7 +280,7 @@ class FFmpegComposer(Backend):
 
     def _render_audio(self, tl: Timeline, out_dir: Path, cancel: threading.Event | None) -> None:
         mix(self.ffmpeg, tl.audio, tl.duration, out_dir, out_dir / "audio.m4a", cancel)
-        for scratch in ("narration.wav", "music.wav", "premix.wav"):
+        for scratch in ("narration.wav", "music.wav", "premix.wav", "limited.wav"):
             (out_dir / scratch).unlink(missing_ok=True)
 
     def mux(self, segments: list[Path], audio: Path, tl: Timeline, out_path: Path, work: Path,
