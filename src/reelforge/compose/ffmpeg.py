@@ -150,12 +150,13 @@ class FFmpegComposer(Backend):
         return workers, threads
 
     @staticmethod
-    def _clip_input(seg: Segment, tl: Timeline) -> list[str]:
+    def _clip_input(seg: Segment, tl: Timeline, threads: int = 0) -> list[str]:
         if seg.clip is None or seg.layout == "still":
             return []
-        # seek by the demuxer (no decode of skipped frames); loop a clip shorter than the scene
-        return ["-stream_loop", "-1", "-ss", f"{seg.clip_start:.3f}", "-t", f"{seg.frames / tl.fps + 1:.3f}",
-                "-an", "-i", str(seg.clip)]  # fmt: skip
+        # seek by the demuxer (no decode of skipped frames); loop a clip shorter than the scene; decode
+        # with the segment's share of the cores (frame threads beyond it only add switching)
+        return ["-threads", str(threads), "-stream_loop", "-1", "-ss", f"{seg.clip_start:.3f}",
+                "-t", f"{seg.frames / tl.fps + 1:.3f}", "-an", "-i", str(seg.clip)]  # fmt: skip
 
     def segment_key(self, seg: Segment, tl: Timeline) -> str:
         """Everything that changes the segment's pixels; cue times are taken relative to the segment, so a
@@ -193,7 +194,7 @@ class FFmpegComposer(Backend):
         cmd = [
             self.ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
             "-i", str(seg.image),
-            *self._clip_input(seg, tl),
+            *self._clip_input(seg, tl, threads),
             "-filter_complex", segment_graph(seg, tl), "-map", "[v]",
             "-frames:v", str(seg.frames), "-r", str(tl.fps),
             "-c:v", "libx264", "-preset", self.options.preset, "-crf", str(self.options.crf),
