@@ -84,3 +84,18 @@ def test_cues_are_balanced_no_lone_last_word():
     assert " ".join(chunks) == text
     lengths = [len(c) for c in chunks]
     assert len(chunks) == 2 and min(lengths) >= 0.6 * max(lengths)
+
+
+def test_colour_emoji_are_not_burned_as_boxes_but_stay_in_the_sidecars():
+    from reelforge.compose.subtitles import burnable
+
+    assert burnable("How bees 🐝 make honey 🍯") == "How bees make honey"
+    assert burnable("Family: 👩‍👩‍👧 and flags 🇫🇷!") == "Family: and flags !"
+    assert burnable("♥ ★ ✓ café — naïve") == "♥ ★ ✓ café — naïve"  # symbols the font has stay
+    assert burnable("🐝\nSecond line") == "Second line"
+    cue = Cue(start=0.0, end=1.0, text="Honey 🍯 time")
+    ass = to_ass([cue], width=640, height=360, style=SubtitleStyle(), title="🐝 Bees",
+                 title_span=(0.0, 2.0))  # fmt: skip
+    assert "🐝" not in ass and "🍯" not in ass
+    assert ",Title,,0,0,0,,{\\fad(400,400)}Bees\n" in ass and ",Sub,,0,0,0,,Honey time\n" in ass
+    assert "🍯" in to_srt([cue]) and "🍯" in to_vtt([cue])

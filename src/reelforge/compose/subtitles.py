@@ -6,6 +6,7 @@ backslashes can't open override tags or line breaks; in WebVTT, ``<`` and ``&`` 
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Iterable, Sequence
 
@@ -150,6 +151,21 @@ def to_vtt(cues: Iterable[Cue]) -> str:
     return "\n".join(out)
 
 
+_EMOJI = re.compile(
+    "[\U0001f000-\U0001faff\U000e0020-\U000e007f\ufe0f\u20e3]"  # pictographs, flags, tags, VS16, keycap
+    "|(?<=[\U0001f000-\U0001faff])\u200d|\u200d(?=[\U0001f000-\U0001faff])"  # joiners inside emoji
+)
+
+
+def burnable(text: str) -> str:
+    """Text as it can be drawn into the frame: colour emoji are removed, since the bundled font (and
+    libass) can only draw them as empty boxes. Sidecar SRT/VTT keep them; players have emoji fonts."""
+    if not _EMOJI.search(text):
+        return text
+    lines = [" ".join(_EMOJI.sub("", line).split()) for line in text.split("\n")]
+    return "\n".join(line for line in lines if line)
+
+
 def ass_escape(text: str) -> str:
     r"""Make user text literal in ASS: ``\`` can't start ``\N``/``\h``/tags, braces can't open overrides."""
     text = text.replace("\\", "\\" + WORD_JOINER)
@@ -172,7 +188,7 @@ def karaoke_text(cue: Cue) -> str:
     lines = [line.split(" ") for line in cue.text.split("\n")]
     flat = [t for line in lines for t in line]
     if not cue.words or flat != [w.word for w in cue.words]:
-        return ass_escape(cue.text)
+        return ass_escape(burnable(cue.text))
     # boundaries in centiseconds from the cue's start; each word lasts until the next one starts
     marks = [max(0, round((w.start - cue.start) * 100)) for w in cue.words]
     marks.append(max(marks[-1], round((cue.words[-1].end - cue.start) * 100)))
@@ -185,7 +201,7 @@ def karaoke_text(cue: Cue) -> str:
             parts.append("\\N")
         for k, token in enumerate(line):
             space = " " if k + 1 < len(line) else ""
-            parts.append(f"{{\\k{marks[i + 1] - marks[i]}}}{ass_escape(token)}{space}")
+            parts.append(f"{{\\k{marks[i + 1] - marks[i]}}}{ass_escape(burnable(token))}{space}")
             i += 1
     return "".join(parts)
 
@@ -253,13 +269,13 @@ Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text
         fade = int(min(400, (b - a) * 250))
         lines.append(
             f"Dialogue: 1,{_ass_time(a - offset)},{_ass_time(b - offset)},Title,,0,0,0,,"
-            f"{{\\fad({fade},{fade})}}{ass_escape(title)}\n"
+            f"{{\\fad({fade},{fade})}}{ass_escape(burnable(title))}\n"
         )
     if style.burn:
         for c in cues:
             kara = style.karaoke and bool(c.words)
             lines.append(
                 f"Dialogue: 0,{_ass_time(c.start - offset)},{_ass_time(c.end - offset)},"
-                f"{'Kara' if kara else 'Sub'},,0,0,0,,{karaoke_text(c) if kara else ass_escape(c.text)}\n"
+                f"{'Kara' if kara else 'Sub'},,0,0,0,,{karaoke_text(c) if kara else ass_escape(burnable(c.text))}\n"
             )
     return "".join(lines)
