@@ -119,7 +119,7 @@ def fixture_timeline(
             blur=12,
         )
     )
-    voice = root / "voice.wav"
+    voice = root / f"voice-{per - 1.0:.2f}.wav"  # named by length: fixtures of other durations differ
     if not voice.exists():
         make_tone_wav(voice, per - 1.0, 22050, 1, 220.0, gaps=True)
     for i in range(scenes):
@@ -139,7 +139,7 @@ def fixture_timeline(
         speech.append((start + 0.4, start + per - 0.6))
         clip = None
         if clips:
-            clip = root / f"clip{i}.mp4"
+            clip = root / f"clip{i}-{min(per + 1, 12):.2f}.mp4"
             if not clip.exists():
                 make_clip(clip, i, min(per + 1, 12))
         segs.append(
@@ -160,7 +160,7 @@ def fixture_timeline(
                 layout="blend" if clips else "still",
             )
         )
-    music = root / "music.wav"
+    music = root / f"music-{duration:g}.wav"
     if not music.exists():
         make_tone_wav(music, duration, 44100, 2, 330.0, gaps=False)
     return Timeline(
