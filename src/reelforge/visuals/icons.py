@@ -53,7 +53,7 @@ STYLE_WORDS = frozenset(
         "stunning", "beautiful", "pretty", "nice", "simple", "minimal", "minimalist", "calm", "peaceful",
         "serene", "final", "first", "last", "opening", "closing", "intro", "outro", "title", "high", "quality",
         "4k", "8k", "hd", "realistic", "photorealistic", "render", "rendered", "texture", "textured", "subtle",
-        "dramatic", "glowing", "glow", "highlight", "highlights", "shadows", "shadow", "silhouette", "montage",
+        "dramatic", "muted", "pastel", "saturated", "desaturated", "glowing", "glow", "highlight", "highlights", "shadows", "shadow", "silhouette", "montage",
         "sequence", "slow", "motion", "timelapse", "time-lapse", "footage", "clip", "b-roll", "still",
         "establishing", "cut", "transition", "graphic", "graphics", "animated", "animation", "visual",
         "visuals", "concept", "abstract", "diagram", "infographic", "explainer", "showing", "shows", "show",

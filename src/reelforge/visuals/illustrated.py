@@ -378,7 +378,7 @@ class IllustratedImages(Backend):
     """Explainer illustrations from OpenMoji icons matched to each scene by MiniLM similarity."""
 
     name: ClassVar[str] = "illustrated"
-    version: ClassVar[str] = "2"  # 2: no word-arrow icons (BACK, TOP), positional words ignored
+    version: ClassVar[str] = "3"  # 2: no word-arrow icons (BACK, TOP); 3: colour words (muted) are style
     description: ClassVar[str] = (
         "explainer illustrations: OpenMoji icons picked by meaning (MiniLM) on styled backdrops; offline"
     )
