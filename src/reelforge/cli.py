@@ -204,7 +204,7 @@ def make(
             console=err, transient=False, disable=not err.is_terminal,
         ) as progress:  # fmt: skip
             pipe = Pipeline(settings, progress=RichProgress(progress))
-            result = pipe.make(request, out_path, storyboard=sb, keep_work=keep_work)
+            result = pipe.make(request, out_path, storyboard=sb, keep_work=keep_work, release_models=True)
     except ReelforgeError as exc:
         fail(str(exc))
         return

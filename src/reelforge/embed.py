@@ -23,6 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from .errors import ReelforgeError
+from .resources import on_release
 
 __all__ = ["EmbedderError", "MiniLMEmbedder", "TextEmbedder", "cosine", "default_embedder"]
 
@@ -327,6 +328,13 @@ def _blas_limit(threads: int | None) -> Iterator[None]:
 
 _default: MiniLMEmbedder | None = None
 _default_lock = threading.Lock()
+
+
+@on_release
+def _release_default() -> None:
+    global _default
+    with _default_lock:
+        _default = None
 
 
 def default_embedder() -> MiniLMEmbedder:

