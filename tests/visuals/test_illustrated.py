@@ -99,7 +99,9 @@ def test_hero_is_the_subject_and_style_words_are_ignored(index: icons.IconIndex)
     )
     assert picks[0].icon.code == "1F36F"
     # colour words describe the look, not a thing: "muted tones" is not a muted speaker
-    picks = choose_icons(index, "panoramic view that sets the scene for volcanoes, muted tones", ("volcanoes",))
+    picks = choose_icons(
+        index, "panoramic view that sets the scene for volcanoes, muted tones", ("volcanoes",)
+    )
     assert [p.icon.code for p in picks] == ["1F30B"]
     assert len({p.icon.code for p in picks}) == len(picks) <= 4
 
