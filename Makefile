@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install web demo test test-all lint bench clean
+.PHONY: install web demo test test-all lint bench bench-all clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -56,6 +56,9 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/run_all.py
+
+bench-all: install
+	$(BIN)/python bench/run_all.py --all
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache
