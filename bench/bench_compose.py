@@ -72,82 +72,24 @@ def raw_frames(video: Path) -> Path:
 
 def encode_only(raw: Path, tl: Timeline) -> dict[str, float]:
     """Time libx264 alone on the same frames: (a) one process, all threads; (b) split like our segments."""
-    ff = find_ffmpeg()
     frame_bytes = W * H * 3 // 2
-    enc = [
-        "-c:v",
-        "libx264",
-        "-preset",
-        "veryfast",
-        "-crf",
-        "21",
-        "-profile:v",
-        "high",
-        "-pix_fmt",
-        "yuv420p",
-        "-g",
-        str(FPS * 2),
-    ]
+
+    def x264(src: str, threads: int) -> list[str]:
+        """Raw YUV frames from ``src`` through libx264 with our preset and settings, to nowhere."""
+        return [find_ffmpeg(), "-v", "error", "-y", "-f", "rawvideo", "-s", f"{W}x{H}", "-pix_fmt", "yuv420p",
+                "-r", str(FPS), "-i", src, "-c:v", "libx264", "-preset", "veryfast", "-crf", "21",
+                "-profile:v", "high", "-pix_fmt", "yuv420p", "-g", str(FPS * 2), "-threads", str(threads),
+                "-f", "mp4", os.devnull]  # fmt: skip
+
     res: dict[str, float] = {}
-    res["single"] = timed(
-        lambda: subprocess.run(
-            [
-                ff,
-                "-v",
-                "error",
-                "-y",
-                "-f",
-                "rawvideo",
-                "-s",
-                f"{W}x{H}",
-                "-pix_fmt",
-                "yuv420p",
-                "-r",
-                str(FPS),
-                "-i",
-                str(raw),
-                *enc,
-                "-threads",
-                str(os.cpu_count() or 2),
-                "-f",
-                "mp4",
-                os.devnull,
-            ],
-            check=True,
-        )
-    )
+    res["single"] = timed(lambda: subprocess.run(x264(str(raw), os.cpu_count() or 2), check=True))
 
     def one(seg_i: int) -> None:
         seg = tl.segments[seg_i]
         with open(raw, "rb") as fh:
             fh.seek(seg.start_frame * frame_bytes)
             data = fh.read(seg.frames * frame_bytes)
-        subprocess.run(
-            [
-                ff,
-                "-v",
-                "error",
-                "-y",
-                "-f",
-                "rawvideo",
-                "-s",
-                f"{W}x{H}",
-                "-pix_fmt",
-                "yuv420p",
-                "-r",
-                str(FPS),
-                "-i",
-                "-",
-                *enc,
-                "-threads",
-                "1",
-                "-f",
-                "mp4",
-                os.devnull,
-            ],
-            input=data,
-            check=True,
-        )
+        subprocess.run(x264("-", 1), input=data, check=True)
 
     def split() -> None:
         with ThreadPoolExecutor(os.cpu_count() or 2) as pool:
