@@ -19,6 +19,7 @@ from ..errors import ComposeError
 from ..models import AudioPlan
 from ..tools import run
 
+MIX_VERSION = 2  # part of the audio cache key: 2 = gain solved on PCM, one AAC encode (fast coder)
 CHUNK = 1 << 16
 ATTACK = 0.25  # music starts going down this long before speech
 RELEASE = 0.5  # and comes back up over this long after it

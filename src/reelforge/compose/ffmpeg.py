@@ -25,7 +25,7 @@ from ..cache import Cache, cache_key, file_fingerprint
 from ..errors import ComposeError, OutputError
 from ..models import ProgressEvent, Segment, Timeline
 from ..tools import find_ffmpeg, find_font, run
-from .audio import mix
+from .audio import MIX_VERSION, mix
 from .subtitles import to_ass
 
 Progress = Callable[[ProgressEvent], None]
@@ -234,7 +234,7 @@ class FFmpegComposer(Backend):
         # playback (HLS) pairs each finished segment with its slice of the mix as soon as both exist
         emit(ProgressEvent(stage="audio", done=0, total=1))
         audio_key = cache_key(
-            "audio", self.identity(), timeline.audio,
+            "audio", self.identity(), MIX_VERSION, timeline.audio,
             [file_fingerprint(c.path) for c in timeline.audio.narration],
             file_fingerprint(timeline.audio.music) if timeline.audio.music else None,
             timeline.frames, timeline.fps,
