@@ -166,3 +166,63 @@ def test_fades_are_frame_exact(inputs, tmp_path: Path):
     assert means[0] < 25  # frame 0 is black
     assert means[1] > means[0] + 20  # frame 1 already fades in: t = 1/fps exactly
     assert means[FPS // 2] > 200
+
+
+def _solid_clip(path: Path, size: str, *vf: str, tags: tuple[str, ...] = ()) -> Path:
+    """A 0.4 s clip of RGB (200, 60, 40), converted to YUV by ``vf`` (tags stripped unless given)."""
+    subprocess.run(
+        [find_ffmpeg(), "-v", "error", "-y", "-f", "lavfi", "-i", f"color=c=0xC83C28:s={size}:r=25:d=0.4",
+         "-vf", ",".join([*vf, "format=yuv420p"]), "-c:v", "libx264", "-bsf:v",
+         "h264_metadata=" + (":".join(tags) or "matrix_coefficients=2:colour_primaries=2:transfer_characteristics=2"),
+         str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+def test_clip_matrix_reads_tags_and_guesses_untagged_by_height(tmp_path: Path):
+    from reelforge.compose.ffmpeg import clip_matrix
+
+    sd = _solid_clip(tmp_path / "sd.mp4", "320x180", "scale=out_color_matrix=bt601")
+    hd = _solid_clip(tmp_path / "hd.mp4", "1280x720", "scale=out_color_matrix=bt709")
+    tagged = _solid_clip(tmp_path / "tagged.mp4", "320x180", "scale=out_color_matrix=bt709",
+                         tags=("matrix_coefficients=1",))  # fmt: skip
+    assert (clip_matrix(sd), clip_matrix(hd), clip_matrix(tagged)) == ("bt601", "bt709", "auto")
+    assert clip_matrix(tmp_path / "missing.mp4") == "auto"
+
+
+@pytest.mark.parametrize("size,conv", [("1280x720", "bt709"), ("320x180", "bt601")])
+def test_untagged_clips_keep_their_colour(tmp_path: Path, size: str, conv: str):
+    """An untagged HD clip is BT.709 (an SD one BT.601), so a saturated colour survives the render;
+    reading HD as BT.601 shifts this red by about 20 levels in green."""
+    still = tmp_path / "s.png"
+    Image.new("RGB", (368, 208), (0, 0, 0)).save(still)
+    clip = _solid_clip(tmp_path / "c.mp4", size, f"scale=out_color_matrix={conv}")
+    seg = Segment(kind="scene", index=0, start_frame=0, frames=10, image=still, motion=Motion(zoom_to=1.0),
+                  fade_in=0, fade_out=0, clip=clip, layout="clip")  # fmt: skip
+    tl = Timeline(width=W, height=H, fps=FPS, frames=10, title="t", segments=(seg,))
+    comp = FFmpegComposer()
+    path = comp.render_segment(seg, tl, tmp_path, comp._font_dir(tmp_path))
+    assert near(frame_at(path, 0.2)[H // 2, W // 2], (200, 60, 40), tol=8)
+
+
+def test_non_square_pixels_keep_the_clips_shape(tmp_path: Path):
+    """A 4:3 picture stored 1.5x wide with SAR 2:3 (anamorphic) covers a 16:9 cell by its display shape:
+    a centred circle stays round."""
+    clip = tmp_path / "anamorphic.mp4"
+    subprocess.run(
+        [find_ffmpeg(), "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=black:s=240x180:r=25:d=0.4",
+         "-vf", "geq=lum='if(lt(hypot(X-120,Y-90),60),235,16)':cb=128:cr=128,scale=360:180,setsar=2/3,"
+         "format=yuv420p", "-c:v", "libx264", str(clip)],
+        check=True,
+    )  # fmt: skip
+    still = tmp_path / "s.png"
+    Image.new("RGB", (368, 208), (0, 0, 0)).save(still)
+    seg = Segment(kind="scene", index=0, start_frame=0, frames=10, image=still, motion=Motion(zoom_to=1.0),
+                  fade_in=0, fade_out=0, clip=clip, layout="clip")  # fmt: skip
+    tl = Timeline(width=W, height=H, fps=FPS, frames=10, title="t", segments=(seg,))
+    comp = FFmpegComposer()
+    f = frame_at(comp.render_segment(seg, tl, tmp_path, comp._font_dir(tmp_path)), 0.2)[:, :, 0] > 128
+    rows, cols = np.nonzero(f)
+    width, height = cols.max() - cols.min() + 1, rows.max() - rows.min() + 1
+    assert abs(width / height - 1) < 0.08  # round, not 1.5x wide

@@ -68,22 +68,32 @@ def test_blurfill_renders_the_whole_clip_over_a_blurred_fill(tmp_path: Path):
 
     still = tmp_path / "s.png"
     Image.new("RGB", (208, 368), (200, 200, 200)).save(still)
-    clip = tmp_path / "wide.mp4"  # left half red, right half blue: cropping to portrait would lose both edges
-    ffmpeg("-f", "lavfi", "-i", "color=c=red:s=320x180:d=1[l];color=c=blue:s=320x180:d=1[r];[l][r]hstack",
+    # green | red | blue thirds: cropping the wide clip to portrait would show only the red middle
+    clip = tmp_path / "wide.mp4"
+    ffmpeg("-f", "lavfi", "-i", "color=c=green:s=200x180:d=1[l];color=c=red:s=200x180:d=1[m];"
+           "color=c=blue:s=200x180:d=1[r];[l][m][r]hstack=inputs=3",
            "-c:v", "libx264", "-pix_fmt", "yuv420p", str(clip))  # fmt: skip
     w, h, fps = 180, 320, 25
-    seg = Segment(kind="scene", index=0, start_frame=0, frames=fps, image=still, motion=Motion(zoom_to=1.0),
-                  fade_in=0, fade_out=0, clip=clip, layout="clip", fit="blurfill")  # fmt: skip
-    tl = Timeline(width=w, height=h, fps=fps, frames=fps, title="t", segments=(seg,))
     comp = FFmpegComposer()
-    out = comp.render_segment(seg, tl, tmp_path, comp._font_dir(tmp_path))
-    assert probe(out)["video"]["width"] == w
-    f = frame_at(out, 0.5).astype(int)
-    left, right = f[h // 2, 4], f[h // 2, w - 5]
-    assert left[0] > 150 > left[2] and right[2] > 150 > right[0]  # both edges of the clip are visible
-    band = h * 90 // 640 // 2 * 2  # the scaled clip's height is about w * 9/32
-    top = f[8, w // 2]
-    assert top.sum() < f[h // 2, w // 4].sum() + 60 and band > 0  # above the clip: the darker blurred fill
+    frames = {}
+    for fit in ("cover", "blurfill"):
+        seg = Segment(kind="scene", index=0, start_frame=0, frames=fps, image=still, motion=Motion(zoom_to=1.0),
+                      fade_in=0, fade_out=0, clip=clip, layout="clip", fit=fit)  # fmt: skip
+        tl = Timeline(width=w, height=h, fps=fps, frames=fps, title="t", segments=(seg,))
+        d = tmp_path / fit
+        d.mkdir()
+        out = comp.render_segment(seg, tl, d, comp._font_dir(d))
+        assert probe(out)["video"]["width"] == w and probe(out)["video"]["height"] == h
+        frames[fit] = frame_at(out, 0.5).astype(int)
+    cover, fill = frames["cover"], frames["blurfill"]
+    assert cover[h // 2, 4][0] > 150 > cover[h // 2, 4][1]  # cover: only the red middle is left
+    left, right = fill[h // 2, 3], fill[h // 2, w - 4]
+    assert left[1] > 100 > left[0] and right[2] > 150 > right[0]  # blurfill: both outer thirds are visible
+    band = round(w * 180 / 600)  # the whole clip scaled to the width: a band 54 px high in the middle
+    inside, outside = fill[h // 2 - band // 2 + 6, w // 2], fill[h // 2 - band // 2 - 12, w // 2]
+    assert inside[0] > 150  # the clip's red middle
+    assert outside.sum() < inside.sum() - 30 and outside[0] > outside[2]  # the fill: darker, blurred red
+    assert fill[8, w // 2].sum() < inside.sum() - 30
 
 
 @pytest.fixture(scope="module")

@@ -126,16 +126,20 @@ def test_browser_render_matches_the_server(made: tuple[Timeline, Path], tmp_path
 
 
 def _clip_timeline(d: Path) -> Timeline:
-    """Four 1.2 s scenes, one per clip layout, over a 25 fps clip shorter than some scenes need (it loops)."""
+    """Four 1.2 s scenes, one per clip layout, over a 25 fps clip shorter than some scenes need (it loops),
+    then a portrait clip shown whole over its blurred fill (``fit="blurfill"``)."""
     ff = find_ffmpeg()
     clip = d / "clip.mp4"
     subprocess.run([ff, "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-t", "1.5",
                     "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(clip)], check=True)  # fmt: skip
+    tall = d / "tall.mp4"
+    subprocess.run([ff, "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=240x428:rate=25", "-t", "1.5",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(tall)], check=True)  # fmt: skip
     tone = d / "tone.wav"
     subprocess.run([ff, "-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=22050:duration=1",
                     "-ac", "1", str(tone)], check=True)  # fmt: skip
     segs = []
-    for i, layout in enumerate(("clip", "blend", "pip", "split")):
+    for i, layout in enumerate(("clip", "blend", "pip", "split", "clip")):
         im = Image.new("RGB", (982, 552), (40 + 40 * i, 90, 160 - 30 * i))
         draw = ImageDraw.Draw(im)
         for k in range(8):
@@ -144,10 +148,11 @@ def _clip_timeline(d: Path) -> Timeline:
         still = d / f"still{i}.png"
         im.save(still)
         f0 = 36 * i
-        segs.append(Segment(kind="scene", index=i, start_frame=f0, frames=36, image=still, layout=layout, clip=clip,
-                            clip_start=0.4 * i, motion=Motion(zoom_from=1.0, zoom_to=1.0),
+        segs.append(Segment(kind="scene", index=i, start_frame=f0, frames=36, image=still, layout=layout,
+                            clip=tall if i == 4 else clip, fit="blurfill" if i == 4 else "cover",
+                            clip_start=0.4 * i % 1.2, motion=Motion(zoom_from=1.0, zoom_to=1.0),
                             cues=(Cue(start=f0 / 30 + 0.3, end=f0 / 30 + 1.0, text=f"Layout {layout}"),)))  # fmt: skip
-    return Timeline(width=854, height=480, fps=30, frames=144, title="Clips", segments=tuple(segs),
+    return Timeline(width=854, height=480, fps=30, frames=180, title="Clips", segments=tuple(segs),
                     cues=tuple(c for s in segs for c in s.cues),
                     audio=AudioPlan(narration=(AudioClip(path=tone, start=1.0),), speech=((1.0, 2.0),)))  # fmt: skip
 
@@ -174,6 +179,7 @@ def test_clip_layouts_and_the_webm_path(tmp_path: Path) -> None:
         f"\nclip layouts, SSIM (Y) vs the server: {[round(x, 3) for x in picked]}; mean {np.mean(ssim):.4f}"
     )
     assert np.mean(picked) >= 0.9
+    assert min(picked) >= 0.85  # every layout and fit, the blurfill scene included
 
 
 @pytest.fixture

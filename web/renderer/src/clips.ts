@@ -3,6 +3,8 @@
 // like the server's `-stream_loop -1 -ss clip_start` input followed by `fps=` (nearest frame).
 import { ALL_FORMATS, Input, UrlSource, VideoSampleSink, type VideoSample } from "mediabunny";
 
+import type { Fit } from "./timeline";
+
 type Ctx = OffscreenCanvasRenderingContext2D;
 
 export class ClipReader {
@@ -11,7 +13,8 @@ export class ClipReader {
     private readonly sink: VideoSampleSink,
     readonly first: number,
     readonly duration: number,
-    /** the clip declares no YUV matrix: read it as BT.601, like ffmpeg (a browser would assume BT.709) */
+    /** the clip declares no YUV matrix and is below 720 lines: read it as BT.601, like the server (the browser
+     * would assume BT.709, which the server also assumes for untagged HD) */
     readonly untagged: boolean,
   ) {}
 
@@ -22,7 +25,7 @@ export class ClipReader {
     if (!(await track.canDecode())) throw new Error(`this browser cannot decode the clip ${url} (${track.codec})`);
     const first = await track.getFirstTimestamp();
     const end = await track.computeDuration();
-    const untagged = !(await track.getColorSpace()).matrix;
+    const untagged = !(await track.getColorSpace()).matrix && track.codedHeight < 720;
     return new ClipReader(input, new VideoSampleSink(track), first, Math.max(end - first, 1e-3), untagged);
   }
 
@@ -67,6 +70,33 @@ export async function clipFrame(s: VideoSample, untagged: boolean): Promise<Vide
     frame.close();
   }
 }
+
+/** Draw a frame into the box as the segment's `fit` says: `cover`, or `blurfill` (the server's
+ * `scale` to 1/8 + `boxblur` + `eq=brightness=-0.18` fill under the whole frame, scaled to fit). */
+export function drawFit(ctx: Ctx, f: VideoFrame, fit: Fit, x: number, y: number, w: number, h: number): void {
+  if (fit === "cover") {
+    drawCover(ctx, f, x, y, w, h);
+    return;
+  }
+  const bw = Math.max(2, Math.floor(w / 16) * 2);
+  const bh = Math.max(2, Math.floor(h / 16) * 2);
+  if (!fillCanvas || fillCanvas.width !== bw || fillCanvas.height !== bh) fillCanvas = new OffscreenCanvas(bw, bh);
+  const small = fillCanvas.getContext("2d") as Ctx;
+  small.filter = "blur(1px)";
+  drawCover(small, f, 0, 0, bw, bh);
+  small.filter = "none";
+  ctx.imageSmoothingQuality = "low";
+  ctx.drawImage(fillCanvas, x, y, w, h);
+  ctx.fillStyle = "rgba(0,0,0,0.2)";
+  ctx.fillRect(x, y, w, h);
+  const k = Math.min(w / f.displayWidth, h / f.displayHeight);
+  const dw = Math.round((f.displayWidth * k) / 2) * 2;
+  const dh = Math.round((f.displayHeight * k) / 2) * 2;
+  ctx.imageSmoothingQuality = 1 / k > 1.5 ? "high" : "low";
+  ctx.drawImage(f, x + (w - dw) / 2, y + (h - dh) / 2, dw, dh);
+}
+
+let fillCanvas: OffscreenCanvas | null = null;
 
 /** Draw a frame scaled to cover the box and centre-cropped (scale=force_original_aspect_ratio=increase,crop). */
 export function drawCover(ctx: Ctx, f: VideoFrame, x: number, y: number, w: number, h: number): void {

@@ -10,7 +10,7 @@ import {
   WebMOutputFormat,
 } from "mediabunny";
 import { encodeAudio } from "./audio";
-import { ClipReader, clipFrame, drawCover } from "./clips";
+import { ClipReader, clipFrame, drawFit } from "./clips";
 import { chooseCodecs, type CodecOptions } from "./codecs";
 import { loadStill, titleBackground, type Still } from "./image";
 import { fadeFactor, kenBurns } from "./math";
@@ -208,9 +208,9 @@ export async function renderCore(
           if (layout === "still") {
             drawStill(ctx, still, seg, n, w, h);
           } else if (layout === "clip") {
-            if (lastSample) drawCover(ctx, lastSample, 0, 0, w, h);
+            if (lastSample) drawFit(ctx, lastSample, seg.fit, 0, 0, w, h);
           } else if (layout === "blend") {
-            if (lastSample) drawCover(ctx, lastSample, 0, 0, w, h);
+            if (lastSample) drawFit(ctx, lastSample, seg.fit, 0, 0, w, h);
             ctx.globalAlpha = lastSample ? 0.5 : 1;
             drawStill(ctx, still, seg, n, w, h);
             ctx.globalAlpha = 1;
@@ -220,11 +220,11 @@ export async function renderCore(
             const ih = Math.floor(Math.floor(h / 3) / 2) * 2;
             const mx = Math.floor(w / 24);
             const my = Math.floor(h / 24);
-            if (lastSample) drawCover(ctx, lastSample, w - iw - mx, my, iw, ih);
+            if (lastSample) drawFit(ctx, lastSample, seg.fit, w - iw - mx, my, iw, ih);
           } else {
             drawStill(ctx, still, seg, n, w, h);
             const half = Math.floor(Math.floor(w / 2) / 2) * 2;
-            if (lastSample) drawCover(ctx, lastSample, half, 0, w - half, h);
+            if (lastSample) drawFit(ctx, lastSample, seg.fit, half, 0, w - half, h);
           }
           const f = fadeFactor(n / fps, dur, seg.fade_in, seg.fade_out);
           if (f < 1) {

@@ -24,6 +24,8 @@ export interface Cue {
 }
 
 export type Layout = "still" | "clip" | "blend" | "pip" | "split";
+/** `cover` scales and centre-crops; `blurfill` shows the whole clip over a blurred, darkened copy of itself. */
+export type Fit = "cover" | "blurfill";
 
 export interface Segment {
   kind: "title" | "scene";
@@ -41,6 +43,7 @@ export interface Segment {
   clip: string | null; // URL of a video clip
   clip_start: number; // seconds into the clip
   layout: Layout;
+  fit: Fit; // how the clip fills its cell
 }
 
 export interface AudioClip {
@@ -149,6 +152,8 @@ export function normalize(doc: unknown): Timeline {
       const m = obj(so.motion ?? {}, "'motion'");
       const layout = (str(so, "layout", "still") ?? "still") as Layout;
       if (!LAYOUTS.includes(layout)) throw new Error(`timeline: unknown layout '${layout}'`);
+      const fit = (str(so, "fit", "cover") ?? "cover") as Fit;
+      if (fit !== "cover" && fit !== "blurfill") throw new Error(`timeline: unknown fit '${fit}'`);
       const kind = str(so, "kind") as Segment["kind"];
       if (kind !== "title" && kind !== "scene") throw new Error(`timeline: unknown segment kind '${kind}'`);
       return {
@@ -172,6 +177,7 @@ export function normalize(doc: unknown): Timeline {
         clip: str(so, "clip", null),
         clip_start: num(so, "clip_start", 0),
         layout,
+        fit,
       };
     }),
     cues: Array.isArray(o.cues) ? o.cues.map(cue) : [],
