@@ -25,6 +25,8 @@ def probe(path: Path) -> dict[str, Any]:
                     "codec": cc.name,
                     "profile": cc.profile,
                     "pix_fmt": cc.pix_fmt,
+                    # matrix, primaries, transfer (AVCOL_* numbers: 1 = BT.709, 2 = unspecified)
+                    "colour": (int(cc.colorspace), int(cc.color_primaries), int(cc.color_trc)),
                     "width": cc.width,
                     "height": cc.height,
                     "fps": float(s.average_rate) if s.average_rate else None,

@@ -39,6 +39,7 @@ def test_video_container_streams_and_duration(rendered):
     assert abs(info["duration"] - DUR) <= 0.5
     v, a = info["video"], info["audio"]
     assert (v["codec"], v["profile"], v["pix_fmt"]) == ("h264", "High", "yuv420p")
+    assert v["colour"] == (1, 1, 1)  # BT.709 matrix, primaries and transfer survive the join and mux
     assert (v["width"], v["height"]) == (854, 480)
     assert v["fps"] == pytest.approx(30.0)
     assert (a["codec"], a["sample_rate"], a["channels"]) == ("aac", 48000, 2)

@@ -138,15 +138,16 @@ def segment_graph(seg: Segment, tl: Timeline, matrix: str = "auto") -> str:
         post.append(f"fade=t=out:st={max(0.0, dur - seg.fade_out):.3f}:d={seg.fade_out:.3f}")
     if seg.text or seg.cues:
         post.append("subtitles=filename=seg.ass:fontsdir=fonts")
-    if post:
-        graph += "," + ",".join(post)
-    return graph + "[v]"
+    # frames carry the tags to x264 (its -color_* options lose to unspecified frame properties since ffmpeg 7)
+    post.append("setparams=range=tv:color_primaries=bt709:color_trc=bt709:colorspace=bt709")
+    return graph + "," + ",".join(post) + "[v]"
 
 
 class FFmpegComposer(Backend):
     name: ClassVar[str] = "ffmpeg"
     # 2: zoompan Ken Burns (pan honoured), exact frame times, BT.709 tags
-    # 3: clips: blurfill, display aspect honoured, bilinear, untagged HD read as BT.709
+    # 3: clips: blurfill, display aspect honoured, bilinear, untagged HD read as BT.709; primaries and
+    #    transfer tagged on the frames (they were lost)
     version: ClassVar[str] = "3"
     description: ClassVar[str] = "ffmpeg-native segment renderer (libx264 + libass), parallel and cached"
 
