@@ -64,7 +64,7 @@ def make_clip(path: Path, i: int, seconds: float) -> None:
             "-t",
             f"{seconds}",
             "-vf",
-            "scale=960:540,format=yuv420p",
+            "scale=960:540,setsar=1,format=yuv420p",  # square pixels, like stock footage
             "-c:v",
             "libx264",
             "-preset",
@@ -139,7 +139,7 @@ def fixture_timeline(
         speech.append((start + 0.4, start + per - 0.6))
         clip = None
         if clips:
-            clip = root / f"clip{i}-{min(per + 1, 12):.2f}.mp4"
+            clip = root / f"clip{i}-{min(per + 1, 12):.2f}-sq.mp4"  # -sq: square pixels (v1 had SAR 3:4)
             if not clip.exists():
                 make_clip(clip, i, min(per + 1, 12))
         segs.append(

@@ -187,17 +187,31 @@ def test_clip_matrix_reads_tags_and_guesses_untagged_by_height(tmp_path: Path):
     hd = _solid_clip(tmp_path / "hd.mp4", "1280x720", "scale=out_color_matrix=bt709")
     tagged = _solid_clip(tmp_path / "tagged.mp4", "320x180", "scale=out_color_matrix=bt709",
                          tags=("matrix_coefficients=1",))  # fmt: skip
-    assert (clip_matrix(sd), clip_matrix(hd), clip_matrix(tagged)) == ("bt601", "bt709", "auto")
+    tagged601 = _solid_clip(tmp_path / "t601.mp4", "1280x720", "scale=out_color_matrix=bt601",
+                            tags=("matrix_coefficients=6",))  # fmt: skip
+    bt2020 = _solid_clip(tmp_path / "t2020.mp4", "320x180", "scale=out_color_matrix=bt2020",
+                         tags=("matrix_coefficients=9",))  # fmt: skip
+    assert [clip_matrix(c) for c in (sd, hd, tagged, tagged601, bt2020)] == [
+        "bt601",
+        "bt709",
+        "bt709",
+        "bt601",
+        "auto",
+    ]
     assert clip_matrix(tmp_path / "missing.mp4") == "auto"
 
 
-@pytest.mark.parametrize("size,conv", [("1280x720", "bt709"), ("320x180", "bt601")])
-def test_untagged_clips_keep_their_colour(tmp_path: Path, size: str, conv: str):
-    """An untagged HD clip is BT.709 (an SD one BT.601), so a saturated colour survives the render;
-    reading HD as BT.601 shifts this red by about 20 levels in green."""
+@pytest.mark.parametrize(
+    "size,conv,tag",
+    [("1280x720", "bt709", ""), ("320x180", "bt601", ""), ("1280x720", "bt601", "matrix_coefficients=6"),
+     ("320x180", "bt2020", "matrix_coefficients=9")],
+)  # fmt: skip
+def test_clips_keep_their_colour(tmp_path: Path, size: str, conv: str, tag: str):
+    """Untagged HD is BT.709 and untagged SD BT.601; tagged clips are read by their tag. A saturated colour
+    survives the render (reading HD as BT.601 shifts this red by about 20 levels in green)."""
     still = tmp_path / "s.png"
     Image.new("RGB", (368, 208), (0, 0, 0)).save(still)
-    clip = _solid_clip(tmp_path / "c.mp4", size, f"scale=out_color_matrix={conv}")
+    clip = _solid_clip(tmp_path / "c.mp4", size, f"scale=out_color_matrix={conv}", tags=(tag,) if tag else ())
     seg = Segment(kind="scene", index=0, start_frame=0, frames=10, image=still, motion=Motion(zoom_to=1.0),
                   fade_in=0, fade_out=0, clip=clip, layout="clip")  # fmt: skip
     tl = Timeline(width=W, height=H, fps=FPS, frames=10, title="t", segments=(seg,))
