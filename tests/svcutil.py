@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import subprocess
+import time
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 
 def parse_sse(text: str) -> list[tuple[int | None, str, dict[str, Any]]]:
@@ -46,3 +52,40 @@ def claim_in_child(path: str, job_id: str, n: int, out: Any) -> None:
 
     store = SQLiteJobStore(Path(path))
     out.put(sum(store.claim(job_id, f"p{n}", lease=30) is not None for _ in range(20)))
+
+
+def start_redis(port: int, work: Path) -> subprocess.Popen[bytes]:
+    """A real redis-server on 127.0.0.1:``port`` without persistence (a restart loses its queues), ready."""
+    exe = shutil.which("redis-server")
+    if exe is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server); .ci/run installs it")
+    proc = subprocess.Popen(
+        [
+            exe,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(work),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    import redis
+
+    r = redis.Redis(host="127.0.0.1", port=port)
+    end = time.monotonic() + 10
+    while True:
+        try:
+            r.ping()
+            return proc
+        except redis.ConnectionError:
+            if time.monotonic() > end or proc.poll() is not None:
+                proc.kill()
+                pytest.fail("redis-server did not start")
+            time.sleep(0.05)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,7 +10,7 @@ from typing import Any
 
 import pytest
 from svcseed import NullExecutor
-from svcutil import free_port
+from svcutil import free_port, start_redis
 
 pytest.importorskip("fastapi", reason="the service extra is not installed: pip install -e '.[service]'")
 
@@ -76,41 +74,9 @@ def client_for() -> Callable[..., Any]:
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real redis-server on a free loopback port, for the Celery tests."""
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server); .ci/run installs it")
     port = free_port()
-    work = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [
-            exe,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(work),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start_redis(port, tmp_path_factory.mktemp("redis"))
     try:
-        import redis
-
-        r = redis.Redis(host="127.0.0.1", port=port)
-        end = time.monotonic() + 10
-        while True:
-            try:
-                r.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > end or proc.poll() is not None:
-                    pytest.fail("redis-server did not start")
-                time.sleep(0.05)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         proc.terminate()

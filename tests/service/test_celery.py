@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from mediatools import probe
-from svcutil import parse_sse
+from svcutil import free_port, parse_sse, start_redis
 
 from reelforge.config import Settings, load_settings
 from reelforge.service.jobs import SQLiteJobStore
@@ -132,3 +132,58 @@ def test_worker_killed_mid_job_the_job_completes_once_on_another_worker(
         store = SQLiteJobStore(settings.service.database_path())
         again = store.get(job_id)
         assert again is not None and again.attempts == 2 and again.status == "done"
+
+
+def test_redis_restart_loses_no_queued_job(tmp_path: Path, shared_cache: Path, client_for, waiter):
+    """Jobs queued while no worker runs; redis-server (no persistence) is killed and started again, which
+    empties its queues; the API server notices the restart and sends the queued jobs again; a worker then
+    runs each exactly once."""
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    redis_proc = start_redis(port, tmp_path)
+    service = {"executor": "celery", "broker_url": url, "artifact_dir": str(tmp_path / "jobs"),
+               "lease_seconds": 2.0, "heartbeat_seconds": 0.5, "visibility_timeout": 30}  # fmt: skip
+    settings = load_settings(None, writer="template", cache_dir=shared_cache, jobs=2, service=service)
+    config = tmp_path / "reelforge.toml"
+    lines = ['writer = "template"', f'cache_dir = "{shared_cache}"', "jobs = 2", "[service]"]
+    config.write_text("\n".join(lines + [f"{k} = {json.dumps(v)}" for k, v in service.items()]) + "\n")
+    worker = None
+    try:
+        with client_for(settings) as client:
+            ids = []
+            for k, prompt in enumerate(("Why leaves change colour", "How tides work")):
+                r = client.post("/v1/videos", json={"prompt": prompt, "duration": 6, "resolution": "480p",
+                                                    "seed": 20 + k})  # fmt: skip
+                assert r.status_code == 202
+                ids.append(r.json()["id"])
+            import redis
+
+            assert redis.Redis.from_url(url).llen("cpu") == 2  # both messages wait in the broker
+            redis_proc.kill()
+            redis_proc.wait()
+            redis_proc = start_redis(port, tmp_path)
+            assert redis.Redis.from_url(url).llen("cpu") == 0  # the restart lost them
+            end = time.monotonic() + 15  # the executor's sweep (every lease/2 = 1 s) sends them again
+            while redis.Redis.from_url(url).llen("cpu") < 2:
+                assert time.monotonic() < end, "the queued jobs were not sent again after the restart"
+                time.sleep(0.2)
+            log = tmp_path / "w.log"
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "reelforge", "worker", "--config", str(config), "--concurrency", "1",
+                 "--pool", "prefork", "--name", "w-restart@%h"],
+                stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+            for job_id in ids:
+                job = waiter(client, job_id, 180)
+                assert job["status"] == "done" and job["attempts"] == 1, job
+                seen = statuses(client, job_id)
+                assert seen.count("running") == 1 and seen.count("done") == 1, seen
+    finally:
+        if worker is not None and worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            try:
+                worker.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+        redis_proc.terminate()
+        redis_proc.wait(10)

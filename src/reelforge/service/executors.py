@@ -37,10 +37,11 @@ class Executor(Protocol):
 
 
 class Reaper:
-    """Every ``interval`` seconds, re-queue jobs whose runner is gone and pass their ids to ``resubmit``."""
+    """Every ``interval`` seconds, re-queue jobs whose runner is gone and pass their ids to ``resubmit``;
+    then run ``also`` (another periodic check of the executor's)."""
 
-    def __init__(self, store: JobStore, interval: float, resubmit: Any) -> None:
-        self.store, self.interval, self.resubmit = store, interval, resubmit
+    def __init__(self, store: JobStore, interval: float, resubmit: Any, also: Any = None) -> None:
+        self.store, self.interval, self.resubmit, self.also = store, interval, resubmit, also
         self._halt = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="reelforge-reaper", daemon=True)
 
@@ -55,6 +56,8 @@ class Reaper:
         while not self._halt.wait(self.interval):
             try:
                 self.sweep()
+                if self.also is not None:
+                    self.also()
             except Exception:  # keep sweeping: the store may be briefly unavailable
                 log.exception("reaper sweep failed")
 
@@ -156,7 +159,12 @@ class CeleryExecutor:
 
         self.store = store
         self.app = app or create_celery(settings, with_task=False)
-        self._reaper = Reaper(store, max(0.5, settings.service.lease_seconds / 2), self._send)
+        self._broker_url = settings.service.broker_url.get_secret_value()
+        self._broker_run: str | None = None
+        self._resend_due = False  # a send of the queued jobs failed: try again when the broker answers
+        self._reaper = Reaper(
+            store, max(0.5, settings.service.lease_seconds / 2), self._send, self._watch_broker
+        )
 
     def _send(self, job_id: str) -> None:
         job = self.store.get(job_id)
@@ -167,13 +175,48 @@ class CeleryExecutor:
         """Hand dead runners' jobs back, and send every queued job again: a message lost with the broker (or
         never sent) must not strand a job. A job sent twice is still run once (the task claims it)."""
         self._reaper.sweep()
+        self._broker_run = self._broker_run_id()
+        self._resend_due = not self._send_queued()
+        self._reaper.start()
+
+    def _send_queued(self) -> bool:
+        """Send every job the store has queued; False if the broker refused (the rest wait for the next try)."""
         for job_id in self.store.ids_with_status("queued"):
             try:
                 self._send(job_id)
             except Exception as exc:
                 log.warning("cannot queue job %s yet: %s", job_id, exc)
-                break
-        self._reaper.start()
+                return False
+        return True
+
+    def _broker_run_id(self) -> str | None:
+        """Redis's ``run_id``: it changes whenever the server restarts (None: not Redis, or unreachable)."""
+        if not self._broker_url.startswith(("redis://", "rediss://", "unix://")):
+            return None
+        try:
+            import redis
+
+            client = redis.Redis.from_url(self._broker_url, socket_timeout=2, socket_connect_timeout=2)
+            try:
+                return str(client.info("server")["run_id"])
+            finally:
+                client.close()
+        except Exception:
+            return None
+
+    def _watch_broker(self) -> None:
+        """A Redis restart loses the queued messages unless it persists them: when the server's ``run_id``
+        changes, every job still queued in the store is sent again (run once all the same)."""
+        run = self._broker_run_id()
+        if run is None:
+            return  # unreachable now: look again next sweep
+        restarted = self._broker_run is not None and run != self._broker_run
+        if restarted or self._resend_due:
+            log.warning(
+                "the broker %s; sending the queued jobs again", "restarted" if restarted else "is back"
+            )
+            self._resend_due = not self._send_queued()
+        self._broker_run = run
 
     def submit(self, job: Job) -> None:
         from .celery_app import TASK_NAME
