@@ -271,18 +271,18 @@ class Pipeline:
         return SceneNarration(index=i, sentences=sentences, pause=sentence_pause(narrator))
 
     @staticmethod
-    def _visual_key(ident: dict[str, Any], req: ImageRequest) -> str:
-        # a still depends on what the scene shows, not on what is said or for how long
-        return cache_key(
-            "visuals", ident, req.model_dump(mode="json", exclude={"scene": {"narration", "duration"}})
-        )
+    def _visual_key(images: Any, ident: dict[str, Any], req: ImageRequest) -> str:
+        # a still depends on what the scene shows, not on for how long; on what is said only for backends
+        # that declare they read it
+        unused = {"duration"} if getattr(images, "reads_narration", False) else {"narration", "duration"}
+        return cache_key("visuals", ident, req.model_dump(mode="json", exclude={"scene": unused}))
 
     def _draw_scene(
         self, images: Any, ident: dict[str, Any], req: ImageRequest, prebuilt: SceneVisual | None = None
     ) -> SceneVisual:
         self._check_cancel()
         t0 = time.perf_counter()
-        key = self._visual_key(ident, req)
+        key = self._visual_key(images, ident, req)
 
         def build(d: Path) -> None:
             if prebuilt is not None:  # drawn by execute_batch: move it into the entry
@@ -305,7 +305,7 @@ class Pipeline:
         t0 = time.perf_counter()
         missing = [
             i for i, r in enumerate(reqs)
-            if not (self.cache.enabled and self.cache.lookup("visuals", self._visual_key(ident, r)))
+            if not (self.cache.enabled and self.cache.lookup("visuals", self._visual_key(images, ident, r)))
         ]  # fmt: skip
         tmp = Path(tempfile.mkdtemp(prefix="reelforge-visuals-"))
         try:

@@ -106,6 +106,22 @@ def test_hero_is_the_subject_and_style_words_are_ignored(index: icons.IconIndex)
     assert len({p.icon.code for p in picks}) == len(picks) <= 4
 
 
+def test_the_narration_adds_what_the_scene_says(index: icons.IconIndex) -> None:
+    """A hive-only visual description under narration about flowers gets a flower; off-topic filler in
+    the narration adds nothing; ``narration_icons=0`` turns it off."""
+    visual, kw = "eye-catching macro view of bees, crisp detail", ("bees", "honey")
+    said = "Bees collect sweet nectar from flowers all day."
+    base = {p.icon.code for p in choose_icons(index, visual, kw)}
+    with_said = choose_icons(index, visual, kw, narration=said)
+    assert not base & FLOWERS and {p.icon.code for p in with_said} & FLOWERS
+    assert with_said[0].icon.code == "1F41D"  # the hero still comes from the visual description
+    assert choose_icons(index, visual, kw, narration=said, narration_icons=0) == choose_icons(
+        index, visual, kw
+    )
+    filler = choose_icons(index, visual, kw, narration="Thanks for watching, and keep exploring.")
+    assert {p.icon.code for p in filler} == base
+
+
 def test_description_terms() -> None:
     assert description_terms("eye-catching macro view of bees, crisp detail, soft bokeh background") == [
         "bees"

@@ -456,17 +456,24 @@ def choose_icons(
     min_score: float = 0.5,
     support_margin: float = 0.12,
     duplicate: float = 0.8,
+    narration: str = "",
+    narration_icons: int = 1,
+    narration_margin: float = 0.05,
 ) -> list[Pick]:
     """The icons for a scene, hero first: 1 to ``max_icons``, never two near-duplicates.
 
     The hero needs ``min_score``; a supporting icon needs ``min_score + support_margin`` (a weak extra
-    icon confuses more than it explains). Terms that name a keyword get 0.05 of slack.
+    icon confuses more than it explains). Terms that name a keyword get 0.05 of slack. Then up to
+    ``narration_icons`` more come from what the scene *says* (``narration``), with ``narration_margin``
+    more still to clear: the flower in "bees collect nectar from flowers" under a picture of a hive.
     """
     terms = scene_terms(visual, keywords)
+    seen = {t for t, _ in terms}
+    spoken = [t for t in description_terms(narration) if t not in seen][:6] if narration_icons else []
     whole = " ".join([visual, *keywords]).strip() or visual
-    texts = [t for t, _ in terms] + [whole]
+    texts = [t for t, _ in terms] + spoken + [whole]
     scores = index.scores(texts)
-    term_scores, whole_scores = scores[:-1], scores[-1]
+    term_scores, spoken_scores, whole_scores = scores[: len(terms)], scores[len(terms) : -1], scores[-1]
     picks: list[Pick] = []
     used: list[int] = []
 
@@ -511,4 +518,13 @@ def choose_icons(
         if i is not None:
             picks.append(Pick(index.icons[i], float(term_scores[t][i]), term))
             used.append(i)
+    added = 0
+    for t, term in enumerate(spoken):
+        if len(picks) >= max_icons or added >= narration_icons:
+            break
+        i = best_for(spoken_scores[t], min_score + support_margin + narration_margin)
+        if i is not None:
+            picks.append(Pick(index.icons[i], float(spoken_scores[t][i]), term))
+            used.append(i)
+            added += 1
     return picks[:max_icons]

@@ -378,7 +378,10 @@ class IllustratedImages(Backend):
     """Explainer illustrations from OpenMoji icons matched to each scene by MiniLM similarity."""
 
     name: ClassVar[str] = "illustrated"
-    version: ClassVar[str] = "3"  # 2: no word-arrow icons (BACK, TOP); 3: colour words (muted) are style
+    # 2: no word-arrow icons (BACK, TOP); 3: colour words (muted) are style; 4: an icon from the narration
+    version: ClassVar[str] = "4"
+    #: the narration can add an icon, so it is part of each picture's cache key
+    reads_narration: ClassVar[bool] = True
     description: ClassVar[str] = (
         "explainer illustrations: OpenMoji icons picked by meaning (MiniLM) on styled backdrops; offline"
     )
@@ -388,6 +391,8 @@ class IllustratedImages(Backend):
         max_icons: Annotated[int, Field(ge=1, le=4)] = 4
         #: how well a term must match an icon (cosine, plus small word-match bonuses) to show it
         min_score: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+        #: icons that may come from what the scene says rather than its visual description (0 = none)
+        narration_icons: Annotated[int, Field(ge=0, le=2)] = 1
         #: backdrop detail (far shapes and waves), as in ``procedural``
         detail: Annotated[int, Field(ge=1, le=6)] = 2
         #: PNG zlib level: 1 is fast, 9 is small
@@ -415,6 +420,8 @@ class IllustratedImages(Backend):
             request.scene.keywords,
             max_icons=self.options.max_icons,
             min_score=self.options.min_score,
+            narration=request.scene.narration,
+            narration_icons=self.options.narration_icons,
         )
 
     def execute(self, request: ImageRequest, out_path: Path) -> SceneVisual:
