@@ -1,5 +1,6 @@
-"""`make bench`: run the five benchmarks of issue #10 and update BENCHMARKS.md (about 17 minutes on 2
-cores: the 60 s MoviePy reference alone takes 5.5 minutes and the 10-minute 1080p render 5).
+"""`make bench`: run the five benchmarks of issue #10 and update BENCHMARKS.md (14.5 minutes on 2 quiet
+cores in the last run: the 60 s MoviePy reference alone takes 4–5.5 minutes and the 10-minute 1080p render
+4.5).
 ``--all`` (``make bench-all``) also runs the other stages' benchmarks (service, storyboard, illustrated,
 library, browser render), about 8 minutes more.
 
