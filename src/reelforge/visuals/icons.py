@@ -459,13 +459,16 @@ def choose_icons(
     narration: str = "",
     narration_icons: int = 1,
     narration_margin: float = 0.05,
+    narration_coherence: float = 0.25,
 ) -> list[Pick]:
     """The icons for a scene, hero first: 1 to ``max_icons``, never two near-duplicates.
 
     The hero needs ``min_score``; a supporting icon needs ``min_score + support_margin`` (a weak extra
     icon confuses more than it explains). Terms that name a keyword get 0.05 of slack. Then up to
     ``narration_icons`` more come from what the scene *says* (``narration``), with ``narration_margin``
-    more still to clear: the flower in "bees collect nectar from flowers" under a picture of a hive.
+    more still to clear: the flower in "bees collect nectar from flowers" under a picture of a hive. Such an
+    icon must also relate to the scene as described (cosine ≥ ``narration_coherence`` with the visual and
+    keywords), so figures of speech stay out: no globe for "the most impressive feat on earth".
     """
     terms = scene_terms(visual, keywords)
     seen = {t for t, _ in terms}
@@ -522,7 +525,8 @@ def choose_icons(
     for t, term in enumerate(spoken):
         if len(picks) >= max_icons or added >= narration_icons:
             break
-        i = best_for(spoken_scores[t], min_score + support_margin + narration_margin)
+        row = np.where(whole_scores >= narration_coherence, spoken_scores[t], -1.0)
+        i = best_for(row, min_score + support_margin + narration_margin)
         if i is not None:
             picks.append(Pick(index.icons[i], float(spoken_scores[t][i]), term))
             used.append(i)

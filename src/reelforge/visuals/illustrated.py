@@ -378,8 +378,9 @@ class IllustratedImages(Backend):
     """Explainer illustrations from OpenMoji icons matched to each scene by MiniLM similarity."""
 
     name: ClassVar[str] = "illustrated"
-    # 2: no word-arrow icons (BACK, TOP); 3: colour words (muted) are style; 4: an icon from the narration
-    version: ClassVar[str] = "4"
+    # 2: no word-arrow icons (BACK, TOP); 3: colour words (muted) are style; 4: an icon from the narration;
+    # 5: ... only when it relates to the scene
+    version: ClassVar[str] = "5"
     #: the narration can add an icon, so it is part of each picture's cache key
     reads_narration: ClassVar[bool] = True
     description: ClassVar[str] = (
