@@ -59,6 +59,11 @@ class ScriptError(ReelforgeError):
     kind = "script"
 
 
+class LLMUnavailable(ScriptError):
+    """The LLM endpoint is down, too slow or keeps failing after its retries (not a configuration error
+    such as a bad key or an unknown model): ``auto`` falls back to another writer on this one."""
+
+
 class NarrationError(ReelforgeError):
     """Text-to-speech failed."""
 

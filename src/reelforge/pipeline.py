@@ -118,6 +118,14 @@ def sidecar_paths(video: Path) -> dict[str, Path]:
     }
 
 
+class _NotCached(Exception):
+    """Raised out of a cache build to hand back a result that must not be stored under that key."""
+
+    def __init__(self, storyboard: Storyboard) -> None:
+        super().__init__("not cached")
+        self.storyboard = storyboard
+
+
 class Pipeline:
     def __init__(
         self,
@@ -242,10 +250,15 @@ class Pipeline:
 
         def build(d: Path) -> None:
             sb = writer.execute(request)
+            if getattr(writer, "fell_back", False):  # a stand-in (the endpoint failed): not under its key
+                raise _NotCached(sb)
             (d / "storyboard.json").write_text(sb.model_dump_json(indent=2), encoding="utf-8")
 
-        entry, hit = self.cache.get_or_build("script", key, build)
-        sb = Storyboard.model_validate_json((entry / "storyboard.json").read_text(encoding="utf-8"))
+        try:
+            entry, hit = self.cache.get_or_build("script", key, build)
+            sb = Storyboard.model_validate_json((entry / "storyboard.json").read_text(encoding="utf-8"))
+        except _NotCached as stand_in:
+            sb, hit = stand_in.storyboard, False
         self.progress(ProgressEvent(stage="script", done=1, total=1, cached=hit))
         self._timed("script", t0)
         return sb

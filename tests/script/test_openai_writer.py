@@ -336,3 +336,57 @@ def test_structured_visuals_without_keywords_or_periods_are_kept(server: FakeOpe
     assert len(server.chat_requests()) == 1
     assert [s.visual for s in sb.scenes] == PICTURES[: len(sb.scenes)]
     assert all("bees" in s.keywords for s in sb.scenes)  # the topic's keywords fill in
+
+
+@pytest.mark.parametrize("failure", ["down", "slow", "500"])
+def test_auto_falls_back_when_the_endpoint_fails(
+    server: FakeOpenAI, failure: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    tmp_path: Any,
+) -> None:  # fmt: skip
+    """``auto`` with an endpoint that is down, too slow or failing: bounded retries, a logged fallback (the
+    template here: the local model is switched off for speed), and the stand-in is not cached under the
+    endpoint's key, so the next run asks the endpoint again."""
+    import logging
+
+    from svcutil import free_port
+
+    from reelforge.config import load_settings
+    from reelforge.pipeline import Pipeline
+    from reelforge.script import auto
+
+    monkeypatch.setattr(auto, "runtime_available", lambda: False)
+    url = server.url
+    if failure == "down":
+        url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    elif failure == "slow":
+        server.default = lambda body: (*good(body)[:2], 2.0)
+    else:
+        server.default = lambda body: error(500, "the model crashed", "server_error")
+    opts = {"base_url": url, "api_key": "sk-test", "model": "fake-model", "timeout": 0.3,
+            "openai": {"backoff": 0.01, "max_retries": 1}}  # fmt: skip
+    w = auto.AutoWriter(opts)
+    with caplog.at_level(logging.WARNING, logger="reelforge.script"):
+        sb = w.execute(Request(prompt=BEES, duration=30))
+    assert isinstance(w.chosen, OpenAIWriter) and w.fell_back and sb.writer == "template"
+    assert "the LLM endpoint failed" in caplog.text and "falling back to template" in caplog.text
+    if failure != "down":
+        assert len(server.chat_requests()) == 2  # one try and one retry, then the fallback
+
+    settings = load_settings(None, cache_dir=tmp_path / "cache", writer="auto", llm_base_url=url,
+                             llm_api_key="sk-test", llm_model="fake-model", llm_timeout=0.3,
+                             options={"auto": {"openai": {"backoff": 0.01, "max_retries": 1}}})  # fmt: skip
+    for _ in range(2):
+        assert Pipeline(settings).write_storyboard(Request(prompt=BEES, duration=30)).writer == "template"
+    assert not list((tmp_path / "cache").glob("script/*/*/storyboard.json"))  # nothing cached under its key
+    if failure != "down":
+        assert len(server.chat_requests()) > 2  # the second run asked the endpoint again
+
+
+def test_auto_does_not_hide_a_bad_key(server: FakeOpenAI) -> None:
+    from reelforge.script.auto import AutoWriter
+
+    server.default = lambda body: error(401, "Incorrect API key provided")
+    with pytest.raises(ScriptError, match="rejected the API key"):
+        AutoWriter({"base_url": server.url, "api_key": "sk-bad", "model": "fake-model"}).execute(
+            Request(prompt=BEES, duration=30)
+        )

@@ -7,6 +7,13 @@
 
 The choice and the reason are logged on the ``reelforge.script`` logger. The identity (and so the cache
 key) is the chosen writer's, model included.
+
+When the chosen ``openai`` endpoint fails after its own bounded retries (down, too slow, 5xx, rate limited:
+:class:`~reelforge.errors.LLMUnavailable`; answers that are not a storyboard are already repaired or replaced
+piece by piece by the writer itself), ``auto`` logs a warning and falls back to ``local`` (else ``template``) for that
+request; ``fell_back`` is then set, and the pipeline does not cache that storyboard under the endpoint's key.
+An explicit ``--writer openai`` fails with the clear error instead, and so does ``auto`` on a configuration
+error (a bad key, an unknown model): those need fixing, not hiding.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import Field
 
 from ..backend import Backend, BackendOptions
+from ..errors import LLMUnavailable
 from ..models import Request, Scene, Storyboard
 from .local import LocalWriter, bundled_model, runtime_available
 from .openai import OpenAIWriter
@@ -73,6 +81,9 @@ class AutoWriter(Backend):
     def __init__(self, options: BackendOptions | dict[str, Any] | None = None) -> None:
         super().__init__(options)
         self._inner: OpenAIWriter | LocalWriter | TemplateWriter | None = None
+        self._fallback: LocalWriter | TemplateWriter | None = None
+        #: the last storyboard came from the fallback writer, not the chosen one
+        self.fell_back = False
 
     @property
     def chosen(self) -> OpenAIWriter | LocalWriter | TemplateWriter:
@@ -100,8 +111,37 @@ class AutoWriter(Backend):
     def identity(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "chosen": self.chosen.identity()}
 
+    def fallback(self) -> LocalWriter | TemplateWriter:
+        """What runs when the chosen endpoint fails: the local model if it can run here, else the template."""
+        if self._fallback is None:
+            o = self.options
+            common: dict[str, Any] = {}
+            if o.words_per_second is not None:
+                common["words_per_second"] = o.words_per_second
+            self._fallback = (
+                LocalWriter({**o.local, **common}) if runtime_available() and bundled_model() is not None
+                else TemplateWriter({**o.template, **common})
+            )  # fmt: skip
+        return self._fallback
+
     def execute(self, request: Request) -> Storyboard:
-        return self.chosen.execute(request)
+        self.fell_back = False
+        inner = self.chosen
+        if not isinstance(inner, OpenAIWriter):
+            return inner.execute(request)
+        try:
+            return inner.execute(request)
+        except LLMUnavailable as exc:
+            other = self.fallback()
+            log.warning("script writer: the LLM endpoint failed (%s); falling back to %s", exc, other.name)
+            self.fell_back = True
+            return other.execute(request)
 
     def revise(self, scene: Scene, max_words: int, request: Request) -> Scene:
+        if isinstance(self.chosen, OpenAIWriter):
+            try:
+                return self.chosen.revise(scene, max_words, request)
+            except LLMUnavailable as exc:
+                log.warning("script writer: the LLM endpoint failed (%s); shortening with the fallback", exc)
+                return self.fallback().revise(scene, max_words, request)
         return self.chosen.revise(scene, max_words, request)

@@ -21,7 +21,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import Field
 
 from ..backend import BackendOptions
-from ..errors import ScriptError
+from ..errors import LLMUnavailable, ScriptError
 from ..models import Request, Storyboard
 from .llm import (
     Ask,
@@ -217,26 +217,26 @@ class OpenAIWriter(LLMWriter):
                 time.sleep(wait)
         raise self._give_up(last, tries)
 
-    def _give_up(self, exc: Exception | None, tries: int) -> ScriptError:
+    def _give_up(self, exc: Exception | None, tries: int) -> LLMUnavailable:
         import openai
 
         if isinstance(exc, openai.APITimeoutError):
-            return ScriptError(
+            return LLMUnavailable(
                 f"{self.endpoint} did not answer within {self.options.timeout:g} s ({tries} tries)",
                 hint="check the server, or raise REELFORGE_LLM_TIMEOUT",
             )
         if isinstance(exc, openai.APIConnectionError):
-            return ScriptError(
+            return LLMUnavailable(
                 f"cannot reach {self.endpoint} ({tries} tries): {exc}",
                 hint="check REELFORGE_LLM_BASE_URL and that the server is running",
             )
         if isinstance(exc, openai.RateLimitError):
-            return ScriptError(
+            return LLMUnavailable(
                 f"{self.endpoint} is rate limiting (HTTP 429) after {tries} tries: {_server_message(exc)}",
                 hint="wait and try again, or check the account's limits and credit",
             )
         code = _status(exc) if exc else None
-        return ScriptError(
+        return LLMUnavailable(
             f"{self.endpoint} failed with HTTP {code} after {tries} tries: {_server_message(exc) if exc else ''}",
             hint="the server is having trouble; try again later or use --writer local",
         )
