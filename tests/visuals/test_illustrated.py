@@ -125,6 +125,15 @@ def test_the_narration_adds_what_the_scene_says(index: icons.IconIndex) -> None:
         assert {p.icon.code for p in choose_icons(index, visual, kw, narration=aside)} == base, aside
 
 
+def test_supporting_icons_must_relate_to_the_scene(index: icons.IconIndex) -> None:
+    """A phrase of the description that is not what the scene shows ("their own food") adds no icon."""
+    visual = "A beehive filled with honeycomb, a testament to the intricate process of bees producing their own food"
+    names = [p.icon.names[0] for p in choose_icons(index, visual, ("beehives", "honeybee", "bees", "honey"))]
+    assert names[0] == "honeybee" and "honey pot" in names and "pot of food" not in names, names
+    loose = choose_icons(index, visual, ("beehives", "honeybee", "bees", "honey"), support_coherence=0.0)
+    assert "pot of food" in [p.icon.names[0] for p in loose]  # what the check keeps out
+
+
 def test_description_terms() -> None:
     assert description_terms("eye-catching macro view of bees, crisp detail, soft bokeh background") == [
         "bees"

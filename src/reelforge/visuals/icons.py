@@ -460,11 +460,14 @@ def choose_icons(
     narration_icons: int = 1,
     narration_margin: float = 0.05,
     narration_coherence: float = 0.25,
+    support_coherence: float = 0.2,
 ) -> list[Pick]:
     """The icons for a scene, hero first: 1 to ``max_icons``, never two near-duplicates.
 
     The hero needs ``min_score``; a supporting icon needs ``min_score + support_margin`` (a weak extra
-    icon confuses more than it explains). Terms that name a keyword get 0.05 of slack. Then up to
+    icon confuses more than it explains), and unless its term names a keyword it must relate to the scene as a
+    whole (cosine ≥ ``support_coherence``: no pot of food for "bees producing their own food"). Terms that
+    name a keyword get 0.05 of slack. Then up to
     ``narration_icons`` more come from what the scene *says* (``narration``), with ``narration_margin``
     more still to clear: the flower in "bees collect nectar from flowers" under a picture of a hive. Such an
     icon must also relate to the scene as described (cosine ≥ ``narration_coherence`` with the visual and
@@ -517,7 +520,8 @@ def choose_icons(
         if t == hero_term:
             continue
         floor = min_score + support_margin - (0.05 if is_kw else 0.0)
-        i = best_for(term_scores[t], floor)
+        row = term_scores[t] if is_kw else np.where(whole_scores >= support_coherence, term_scores[t], -1.0)
+        i = best_for(row, floor)
         if i is not None:
             picks.append(Pick(index.icons[i], float(term_scores[t][i]), term))
             used.append(i)

@@ -379,8 +379,8 @@ class IllustratedImages(Backend):
 
     name: ClassVar[str] = "illustrated"
     # 2: no word-arrow icons (BACK, TOP); 3: colour words (muted) are style; 4: an icon from the narration;
-    # 5: ... only when it relates to the scene
-    version: ClassVar[str] = "5"
+    # 5: ... only when it relates to the scene; 6: supporting icons too
+    version: ClassVar[str] = "6"
     #: the narration can add an icon, so it is part of each picture's cache key
     reads_narration: ClassVar[bool] = True
     description: ClassVar[str] = (
