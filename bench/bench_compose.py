@@ -4,7 +4,9 @@
    scene blended 50 % with the still, title card, burned subtitles, narration + music) rendered by
    reelforge's compose stage and by the MoviePy 2.x reference, alternating A B A B in one process tree.
 2. Compose vs the encode-only limit: the same frames (decoded from our output into RAM once) pushed through
-   libx264 with the same preset and no compositing; both as one process and split like our segments.
+   libx264 with the same preset and no compositing; both as one process and split like our segments. Besides
+   wall time it reports CPU time (user + sys of the ffmpeg processes; the Python side of compose is 0.3 s,
+   per cProfile), which shows where the wall ratio comes from. On this VM both drift between rounds.
 
 Usage: python bench/bench_compose.py [--pairs N] [--duration S] [--no-moviepy]
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -30,13 +33,22 @@ from reelforge.models import Timeline
 from reelforge.tools import find_ffmpeg
 
 WORK = Path(__file__).resolve().parent / ".work" / "compose"
+CPU: dict[str, list[float]] = {"ours": [], "encode": []}  # CPU seconds of the child processes, per run
+
+
+def children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def ours(tl: Timeline, out: Path) -> float:
     tmp = Path(tempfile.mkdtemp(prefix="rf-bench-"))
     try:
         comp = FFmpegComposer()
-        return timed(lambda: comp.execute(tl, out, tmp / "work", cache=Cache(tmp / "cache", enabled=False)))
+        c0 = children_cpu()
+        t = timed(lambda: comp.execute(tl, out, tmp / "work", cache=Cache(tmp / "cache", enabled=False)))
+        CPU["ours"].append(children_cpu() - c0)
+        return t
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -82,7 +94,9 @@ def encode_only(raw: Path, tl: Timeline) -> dict[str, float]:
                 "-f", "mp4", os.devnull]  # fmt: skip
 
     res: dict[str, float] = {}
+    c0 = children_cpu()
     res["single"] = timed(lambda: subprocess.run(x264(str(raw), os.cpu_count() or 2), check=True))
+    CPU["encode"].append(children_cpu() - c0)
 
     def one(seg_i: int) -> None:
         seg = tl.segments[seg_i]
@@ -124,7 +138,8 @@ def main() -> None:
             raw = raw or raw_frames(ours_out)
             encs.append(encode_only(raw, tl))
             print(f"round {i + 1}: encode-only {encs[-1]['single']:.2f} s (one process), "
-                  f"{encs[-1]['split']:.2f} s (split)  ratio {a_times[-1] / min(encs[-1].values()):.2f}x",
+                  f"{encs[-1]['split']:.2f} s (split)  ratio {a_times[-1] / min(encs[-1].values()):.2f}x, "
+                  f"CPU ratio {CPU['ours'][-1] / CPU['encode'][-1]:.2f}x",
                   flush=True)  # fmt: skip
     finally:
         if raw is not None:
@@ -152,6 +167,8 @@ def main() -> None:
         f"| encode-only, split like our segments (median) | {enc['split']:.2f} s |",
         f"| reelforge / faster encode-only, per round | {', '.join(f'{r:.2f}x' for r in enc_ratios)} |",
         f"| **median reelforge / encode-only** (goal ≤ 1.15x) | **{statistics.median(enc_ratios):.2f}x** |",
+        f"| CPU time (ffmpeg processes), reelforge / encode-only one process, per round | "
+        f"{', '.join(f'{a:.1f} / {e:.1f} s = {a / e:.2f}x' for a, e in zip(CPU['ours'], CPU['encode'], strict=False))} |",
     ]
     table = "\n".join(lines)
     print(table)
