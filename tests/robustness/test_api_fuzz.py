@@ -11,11 +11,13 @@ PATCH bodies, uploads, asset names, Range headers and event ids reach the handle
 from __future__ import annotations
 
 import collections
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 
 pytest.importorskip("fastapi", reason="the service extra is not installed: pip install -e '.[service]'")
 pytest.importorskip("schemathesis", reason="pip install schemathesis (the dev extra)")
@@ -126,6 +128,23 @@ class Tally:
             self.failures.append(f"{label}: {problem}")
 
 
+def send_nonfinite_json(app: Any, case: Any) -> Any:
+    """A body with NaN or ±Infinity: JSON has no such numbers, so ``requests`` refuses to encode it, but a
+    hand-made client can send the literals (Python's own parser accepts them). Send exactly that."""
+    from fastapi.testclient import TestClient
+
+    headers = {**(case.headers or {}), "content-type": "application/json"}
+    return TestClient(app).request(case.method, case.formatted_path, params=case.query, headers=headers,
+                                   content=json.dumps(case.body, allow_nan=True))  # fmt: skip
+
+
+def describe(case: Any) -> str:
+    try:
+        return str(case.as_curl_command())
+    except requests.exceptions.InvalidJSONError:
+        return f"{case.method} {case.formatted_path} body={case.body!r}"
+
+
 def fuzz_operation(op: Any, svc: SeededService, uploads: Any, tally: Tally) -> None:
     label = f"{op.method.upper()} {op.path}"
     aimed: dict[str, Any] = {"headers": {"Authorization": f"Bearer {TOKEN}"}}
@@ -150,12 +169,15 @@ def fuzz_operation(op: Any, svc: SeededService, uploads: Any, tally: Tally) -> N
     def run(case: Any) -> None:
         svc.restore()
         try:
-            response = case.call()
+            try:
+                response = case.call()
+            except requests.exceptions.InvalidJSONError:
+                response = send_nonfinite_json(svc.app, case)
         except Exception as exc:  # the app raised: as bad as a 500
-            tally.record(label, 599, f"raised {type(exc).__name__}: {exc}\n  {case.as_curl_command()}")
+            tally.record(label, 599, f"raised {type(exc).__name__}: {exc}\n  {describe(case)}")
             return
         status = response.status_code
-        problem = f"{status} {response.text[:300]}\n  {case.as_curl_command()}" if status >= 500 else None
+        problem = f"{status} {response.text[:300]}\n  {describe(case)}" if status >= 500 else None
         tally.record(label, status, problem)
 
     run()
@@ -249,3 +271,23 @@ def test_odd_event_ids_never_break_the_stream(
     assert status in (200, 422), body
     if status == 200:
         assert b"event: end" in body
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_non_finite_numbers_in_a_body_are_refused_clearly(fuzz: SeededService, number: str) -> None:
+    """JSON has no NaN or Infinity, but Python's parser reads the literals (and 1e999 as inf): a duration,
+    a seed or a scene duration like that is a 422 naming the field, never a 5xx or a render."""
+    from fastapi.testclient import TestClient
+
+    client = TestClient(fuzz.app)
+    auth = {"Authorization": f"Bearer {TOKEN}", "content-type": "application/json"}
+    for body, field in (
+        (f'{{"prompt": "How bees make honey", "duration": {number}}}', "duration"),
+        (f'{{"prompt": "How bees make honey", "duration": 10, "seed": {number}}}', "seed"),
+        (f'{{"scenes": [{{"index": 0, "duration": {number}}}]}}', "duration"),
+    ):
+        method, path = ("PATCH", f"/v1/videos/{SEED}/storyboard") if body.startswith('{"scenes"') else (
+            "POST", "/v1/videos")  # fmt: skip
+        r = client.request(method, path, content=body, headers=auth)
+        assert r.status_code == 422 and field in r.text, (body, r.status_code, r.text[:300])
+        fuzz.restore()
