@@ -139,6 +139,8 @@ def test_portrait_1080_has_portrait_frames(tmp_path, make_settings):
 
 
 def test_the_picture_key_holds_the_narration_only_for_backends_that_read_it():
+    """``illustrated`` draws an icon from the opening sentence: that sentence is in its key, the rest (which
+    duration fitting may drop) is not; ``procedural`` never reads the narration; the duration never counts."""
     from reelforge.models import ImageRequest, Scene
     from reelforge.visuals.illustrated import IllustratedImages
     from reelforge.visuals.procedural import ProceduralImages
@@ -147,11 +149,14 @@ def test_the_picture_key_holds_the_narration_only_for_backends_that_read_it():
         scene = Scene(index=0, narration=narration, visual="a bee hive", duration=duration)
         return ImageRequest(scene=scene, title="t", style="calm", width=64, height=36, seed=1)
 
+    texts = (
+        "Bees fly to flowers. They carry nectar home.",
+        "Bees fly to flowers.",
+        "Bees make wax. They carry nectar home.",
+    )
     for backend, reads in ((ProceduralImages(), False), (IllustratedImages(), True)):
         ident = backend.identity()
-        a, b, c = (
-            Pipeline._visual_key(backend, ident, r)
-            for r in (req("Bees fly."), req("Flowers."), req("Bees fly.", 9))
-        )
-        assert (a != b) is reads  # the narration counts only when the backend reads it
-        assert a == c  # the duration never does
+        full, first, other = (Pipeline._visual_key(backend, ident, req(t)) for t in texts)
+        assert full == first  # a dropped trailing sentence keeps the picture
+        assert (full != other) is reads  # a new opening sentence redraws it, if the backend reads it
+        assert full == Pipeline._visual_key(backend, ident, req(texts[0], 9.0))  # the duration never counts

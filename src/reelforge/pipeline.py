@@ -285,10 +285,14 @@ class Pipeline:
 
     @staticmethod
     def _visual_key(images: Any, ident: dict[str, Any], req: ImageRequest) -> str:
-        # a still depends on what the scene shows, not on for how long; on what is said only for backends
-        # that declare they read it
-        unused = {"duration"} if getattr(images, "reads_narration", False) else {"narration", "duration"}
-        return cache_key("visuals", ident, req.model_dump(mode="json", exclude={"scene": unused}))
+        # a still depends on what the scene shows, not on for how long; on what is said only as far as the
+        # backend says (``narration_key``): the saved storyboard's narration may lose trailing sentences to
+        # duration fitting, and a re-render must still find the picture it drew from the written text
+        body = req.model_dump(mode="json", exclude={"scene": {"narration", "duration"}})
+        narration_key = getattr(images, "narration_key", None)
+        if narration_key is not None:
+            body["scene"]["narration"] = narration_key(req.scene.narration)
+        return cache_key("visuals", ident, body)
 
     def _draw_scene(
         self, images: Any, ident: dict[str, Any], req: ImageRequest, prebuilt: SceneVisual | None = None

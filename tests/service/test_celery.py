@@ -24,15 +24,48 @@ pytest.importorskip("celery")
 pytestmark = pytest.mark.slow
 
 
+def celery_settings(root: Path, cache: Path, service: dict[str, Any]) -> tuple[Settings, Path]:
+    """Settings for the API side, and the same as a config file for ``reelforge worker --config``."""
+    settings = load_settings(None, writer="template", cache_dir=cache, jobs=2, service=service)
+    config = root / "reelforge.toml"
+    lines = ['writer = "template"', f'cache_dir = "{cache}"', "jobs = 2", "[service]"]
+    lines += [f"{k} = {json.dumps(v)}" for k, v in service.items()]
+    config.write_text("\n".join(lines) + "\n")
+    return settings, config
+
+
+def launch_worker(config: Path, log: Path, name: str) -> subprocess.Popen[bytes]:
+    """A real ``reelforge worker`` process (own process group), once it says it is ready."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reelforge", "worker", "--config", str(config),
+         "--concurrency", "1", "--pool", "prefork", "--name", f"{name}@%h"],
+        stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    end = time.monotonic() + 60
+    while b"ready." not in log.read_bytes():
+        if proc.poll() is not None or time.monotonic() > end:
+            stop_worker(proc)
+            pytest.fail(f"worker {name} did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.1)
+    return proc
+
+
+def stop_worker(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a worker and its pool processes, politely first."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 @pytest.fixture
 def celery_env(tmp_path: Path, shared_cache: Path, redis_url: str) -> dict[str, Any]:
     service = {"executor": "celery", "broker_url": redis_url, "artifact_dir": str(tmp_path / "jobs"),
                "lease_seconds": 3.0, "heartbeat_seconds": 0.5, "visibility_timeout": 6}  # fmt: skip
-    settings = load_settings(None, writer="template", cache_dir=shared_cache, jobs=2, service=service)
-    config = tmp_path / "reelforge.toml"
-    lines = ['writer = "template"', f'cache_dir = "{shared_cache}"', "jobs = 2", "[service]"]
-    lines += [f"{k} = {json.dumps(v)}" for k, v in service.items()]
-    config.write_text("\n".join(lines) + "\n")
+    settings, config = celery_settings(tmp_path, shared_cache, service)
     return {"settings": settings, "config": config, "root": tmp_path}
 
 
@@ -41,29 +74,13 @@ def start_worker(celery_env: dict[str, Any]) -> Iterator[Callable[[str], subproc
     procs: list[subprocess.Popen[bytes]] = []
 
     def start(name: str) -> subprocess.Popen[bytes]:
-        log = celery_env["root"] / f"{name}.log"
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "reelforge", "worker", "--config", str(celery_env["config"]),
-             "--concurrency", "1", "--pool", "prefork", "--name", f"{name}@%h"],
-            stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+        proc = launch_worker(celery_env["config"], celery_env["root"] / f"{name}.log", name)
         procs.append(proc)
-        end = time.monotonic() + 60
-        while b"ready." not in log.read_bytes():
-            if proc.poll() is not None or time.monotonic() > end:
-                pytest.fail(f"worker {name} did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.1)
         return proc
 
     yield start
     for p in procs:  # stop our workers (and their pool processes) whatever happened
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGTERM)
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+        stop_worker(p)
 
 
 def statuses(client: Any, job_id: str) -> list[str]:
@@ -143,10 +160,7 @@ def test_redis_restart_loses_no_queued_job(tmp_path: Path, shared_cache: Path, c
     redis_proc = start_redis(port, tmp_path)
     service = {"executor": "celery", "broker_url": url, "artifact_dir": str(tmp_path / "jobs"),
                "lease_seconds": 2.0, "heartbeat_seconds": 0.5, "visibility_timeout": 30}  # fmt: skip
-    settings = load_settings(None, writer="template", cache_dir=shared_cache, jobs=2, service=service)
-    config = tmp_path / "reelforge.toml"
-    lines = ['writer = "template"', f'cache_dir = "{shared_cache}"', "jobs = 2", "[service]"]
-    config.write_text("\n".join(lines + [f"{k} = {json.dumps(v)}" for k, v in service.items()]) + "\n")
+    settings, config = celery_settings(tmp_path, shared_cache, service)
     worker = None
     try:
         with client_for(settings) as client:
@@ -167,23 +181,14 @@ def test_redis_restart_loses_no_queued_job(tmp_path: Path, shared_cache: Path, c
             while redis.Redis.from_url(url).llen("cpu") < 2:
                 assert time.monotonic() < end, "the queued jobs were not sent again after the restart"
                 time.sleep(0.2)
-            log = tmp_path / "w.log"
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "reelforge", "worker", "--config", str(config), "--concurrency", "1",
-                 "--pool", "prefork", "--name", "w-restart@%h"],
-                stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+            worker = launch_worker(config, tmp_path / "w.log", "w-restart")
             for job_id in ids:
                 job = waiter(client, job_id, 180)
                 assert job["status"] == "done" and job["attempts"] == 1, job
                 seen = statuses(client, job_id)
                 assert seen.count("running") == 1 and seen.count("done") == 1, seen
     finally:
-        if worker is not None and worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
-            try:
-                worker.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
+        if worker is not None:
+            stop_worker(worker)
         redis_proc.terminate()
         redis_proc.wait(10)

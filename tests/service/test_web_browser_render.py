@@ -5,7 +5,6 @@ carries to every URL the renderer fetches (``?access_token=``)."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from mediatools import probe
-from svcutil import free_port
+from svcutil import serving
 
 from reelforge.config import load_settings
 from reelforge.service.app import create_app
@@ -32,7 +31,6 @@ DUR = 5.0
 
 @pytest.fixture
 def server(tmp_path: Path, shared_cache: Path) -> Iterator[tuple[str, Path]]:
-    uvicorn = pytest.importorskip("uvicorn")
     if not is_built():
         pytest.skip(f"the renderer bundle {bundle_path()} is not built: run `make web` (needs npm)")
     settings = load_settings(
@@ -40,19 +38,8 @@ def server(tmp_path: Path, shared_cache: Path) -> Iterator[tuple[str, Path]]:
         service={"artifact_dir": str(tmp_path / "jobs"), "heartbeat_seconds": 0.5,
                  "tokens": [{"name": "alice", "token": TOKEN}]},
     )  # fmt: skip
-    port = free_port()
-    srv = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    end = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < end, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", settings.service.artifact_dir
-    srv.should_exit = True
-    thread.join(30)
+    with serving(create_app(settings)) as url:
+        yield url, settings.service.artifact_dir
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from svcutil import free_port
+from svcutil import serving
 
 from reelforge.service.app import create_app, web_dir
 
@@ -28,19 +27,8 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 @pytest.fixture
 def server(svc_settings) -> Iterator[str]:
-    uvicorn = pytest.importorskip("uvicorn")
-    port = free_port()
-    app = create_app(svc_settings())
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    end = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < end, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(30)
+    with serving(create_app(svc_settings())) as url:
+        yield url
 
 
 @pytest.fixture

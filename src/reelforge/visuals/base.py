@@ -10,14 +10,13 @@ class ImageGenerator(Protocol):
     """Draws one still for a scene, at exactly ``request.width`` x ``request.height``, as PNG.
 
     It draws from the scene's ``visual``, ``keywords`` and ``role`` (plus title, style, seed); the cache
-    key leaves out the duration, and the narration too unless the backend sets ``reads_narration = True``
-    (then editing what is said redraws that scene's picture).
+    key leaves out the duration, and the narration too unless the backend has ``narration_key(text)``: the
+    part of the narration its picture depends on (then editing that part redraws the scene's picture).
     """
 
     name: ClassVar[str]
     version: ClassVar[str]
-    #: optional (default False): the picture also depends on the scene's narration
-    # reads_narration: ClassVar[bool]
+    #: optional: ``narration_key(narration: str) -> str``, what of the narration the picture depends on
 
     def identity(self) -> dict[str, Any]: ...
 

@@ -30,6 +30,7 @@ from ..backend import Backend, BackendOptions
 from ..embed import default_embedder
 from ..errors import VisualsError
 from ..models import ImageRequest, SceneVisual
+from ..text import split_sentences
 from .icons import CREDIT, Icon, Pick, choose_icons, font_path, icon_index, openmoji_version
 from .procedural import (
     LO_DIV,
@@ -379,10 +380,16 @@ class IllustratedImages(Backend):
 
     name: ClassVar[str] = "illustrated"
     # 2: no word-arrow icons (BACK, TOP); 3: colour words (muted) are style; 4: an icon from the narration;
-    # 5: ... only when it relates to the scene; 6: supporting icons too
-    version: ClassVar[str] = "6"
-    #: the narration can add an icon, so it is part of each picture's cache key
-    reads_narration: ClassVar[bool] = True
+    # 5: ... only when it relates to the scene; 6: supporting icons too; 7: from the opening sentence only
+    version: ClassVar[str] = "7"
+
+    @staticmethod
+    def narration_key(narration: str) -> str:
+        """The part of the narration a picture depends on: its opening sentence (duration fitting drops
+        trailing sentences, never the first, so a re-render of the saved storyboard finds the same picture)."""
+        sentences = split_sentences(narration)
+        return sentences[0] if sentences else ""
+
     description: ClassVar[str] = (
         "explainer illustrations: OpenMoji icons picked by meaning (MiniLM) on styled backdrops; offline"
     )
@@ -421,7 +428,7 @@ class IllustratedImages(Backend):
             request.scene.keywords,
             max_icons=self.options.max_icons,
             min_score=self.options.min_score,
-            narration=request.scene.narration,
+            narration=self.narration_key(request.scene.narration),
             narration_icons=self.options.narration_icons,
         )
 
