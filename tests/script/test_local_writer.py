@@ -43,6 +43,17 @@ def test_real_model_writes_a_valid_storyboard(capfd: pytest.CaptureFixture[str])
 
 
 @needs_model
+def test_same_request_same_script_whatever_the_model_served_before() -> None:
+    """The model is loaded once per process and serves every job: a storyboard must not depend on what it
+    wrote before (llama.cpp's prompt cache made the second run of a request differ from the first)."""
+    req = Request(prompt="how bees make honey", duration=10, seed=1)
+    first = LocalWriter({}).execute(req)
+    LocalWriter({}).execute(Request(prompt="why the sky is blue", duration=5, seed=4))
+    again = LocalWriter({}).execute(req)
+    assert again.model_dump() == first.model_dump()
+
+
+@needs_model
 def test_identity_names_the_model_file_not_the_thread_count() -> None:
     a, b = LocalWriter({"threads": 1}), LocalWriter({"threads": 2})
     assert a.identity() == b.identity()
