@@ -199,7 +199,7 @@ class LocalWriter(LLMWriter):
     """SmolLM2 (or any GGUF chat model) in-process through llama.cpp; offline."""
 
     name: ClassVar[str] = "local"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: deterministic per request and seed (no prompt cache across requests)
     description: ClassVar[str] = (
         "local LLM in-process via llama.cpp (bundled SmolLM2-135M-Instruct, or --llm-model FILE.gguf); "
         "validated piece by piece, template fallback per piece"
