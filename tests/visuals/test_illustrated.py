@@ -134,6 +134,28 @@ def test_supporting_icons_must_relate_to_the_scene(index: icons.IconIndex) -> No
     assert "pot of food" in [p.icon.names[0] for p in loose]  # what the check keeps out
 
 
+def test_icons_fit_the_videos_topic(index: icons.IconIndex) -> None:
+    """The small model's descriptions wander ("a masterpiece of art and science"): with the video's title as
+    the topic the hero stays the subject and off-topic extras stay out; colours are not things; no
+    prohibition signs."""
+    visual, kw = (
+        "A bee's final stretch before the task is a masterpiece of art and science",
+        ("bees", "art", "honey"),
+    )
+    loose = [p.icon.names[0] for p in choose_icons(index, visual, kw)]
+    assert loose[0] == "artist palette"  # what happened before: the first keyword with a match led
+    names = [p.icon.names[0] for p in choose_icons(index, visual, kw, topic="How Bees Create Honey")]
+    assert names[0] == "honeybee" and "honey pot" in names and "artist palette" not in names, names
+    sky = choose_icons(index, "A sunset with a canvas of blue on its horizon", ("sky", "blue"),
+                       topic="Why the Sky Is Blue")  # fmt: skip
+    assert "sport utility vehicle" not in [p.icon.names[0] for p in sky]
+    abstract = choose_icons(
+        index, "a person writing in a notebook", ("habits",), topic="Morning routines that stick"
+    )
+    assert abstract  # an abstract title gates nothing
+    assert not [i for i in index.icons if i.names[0].startswith("no ")]
+
+
 def test_description_terms() -> None:
     assert description_terms("eye-catching macro view of bees, crisp detail, soft bokeh background") == [
         "bees"

@@ -65,6 +65,13 @@ STYLE_WORDS = frozenset(
         "end", "onto"
     }
 )  # fmt: skip
+#: a keyword that is only a colour says how the scene looks, not what it shows ("blue" drew a blue car)
+COLOUR_WORDS = frozenset(
+    {
+        "red", "orange", "yellow", "green", "blue", "purple", "violet", "pink", "brown", "black", "white",
+        "grey", "gray", "golden", "gold", "silver", "turquoise", "teal", "beige", "crimson", "azure",
+    }
+)  # fmt: skip
 STOP_WORDS = frozenset(
     {
         "full", "filled", "covered", "fresh", "big", "small", "large", "tiny", "little", "huge", "giant",
@@ -223,6 +230,8 @@ def vocabulary() -> tuple[Icon, ...]:
             except ValueError:
                 continue
         if any(_WORD_ARROW.match(n) for n in names):  # BACK/TOP/END/ON!/SOON arrows read as words, not things
+            continue
+        if names and names[0].lower().startswith("no "):  # prohibition signs: "bicycles" must not draw 🚳
             continue
         names = [n.replace("flag: ", "flag of ") for n in names if n and n.lower() not in DROP_NAMES]
         names += [n for n in EXTRA_NAMES.get(code, ()) if n not in names]
@@ -412,6 +421,8 @@ def description_terms(visual: str) -> list[str]:
                 pieces[-1].append(w)
         pieces = [p for p in pieces if p]
         for k, kept in enumerate(pieces):
+            if set(kept) <= COLOUR_WORDS:  # "a canvas of blue": a colour is the look, not a thing
+                continue
             term = " ".join(kept[-4:])  # the head noun is last in English noun phrases
             if term in terms or term in later:
                 continue
@@ -430,6 +441,7 @@ class Pick:
 def scene_terms(visual: str, keywords: Sequence[str]) -> list[tuple[str, bool]]:
     """``(term, names_a_keyword)`` in priority order: chunks with a keyword, keywords, other chunks."""
     kw = [k.lower().strip() for k in keywords if k.strip()]
+    kw = [k for k in kw if not _words(k) <= STYLE_WORDS | COLOUR_WORDS]
     kw_words = [_words(k) for k in kw]
     chunks = description_terms(visual)
     with_kw = [c for c in chunks if any(kws and kws <= _words(c) for kws in kw_words)]
@@ -461,6 +473,9 @@ def choose_icons(
     narration_margin: float = 0.05,
     narration_coherence: float = 0.25,
     support_coherence: float = 0.2,
+    topic: str = "",
+    topic_coherence: float = 0.2,
+    topic_support: float = 0.18,
 ) -> list[Pick]:
     """The icons for a scene, hero first: 1 to ``max_icons``, never two near-duplicates.
 
@@ -472,14 +487,22 @@ def choose_icons(
     more still to clear: the flower in "bees collect nectar from flowers" under a picture of a hive. Such an
     icon must also relate to the scene as described (cosine ≥ ``narration_coherence`` with the visual and
     keywords), so figures of speech stay out: no globe for "the most impressive feat on earth".
+
+    With a ``topic`` (the video's title), the hero must also relate to it (cosine ≥ ``topic_coherence``)
+    and clear ``min_score`` with no slack, and every other icon needs ``topic_support``: in a video about
+    bees, "a masterpiece of art and science" draws no artist's palette and no microscope. When no term's
+    icon relates to the topic (an abstract title), the hero is chosen as without one and nothing is gated.
     """
     terms = scene_terms(visual, keywords)
     seen = {t for t, _ in terms}
     spoken = [t for t in description_terms(narration) if t not in seen][:6] if narration_icons else []
     whole = " ".join([visual, *keywords]).strip() or visual
-    texts = [t for t, _ in terms] + spoken + [whole]
+    texts = [t for t, _ in terms] + spoken + [whole] + ([topic] if topic else [])
     scores = index.scores(texts)
-    term_scores, spoken_scores, whole_scores = scores[: len(terms)], scores[len(terms) : -1], scores[-1]
+    n_terms, n_spoken = len(terms), len(spoken)
+    term_scores, spoken_scores = scores[:n_terms], scores[n_terms : n_terms + n_spoken]
+    whole_scores = scores[n_terms + n_spoken]
+    on_topic = scores[-1] if topic else np.ones(len(index.icons), dtype=np.float32)
     picks: list[Pick] = []
     used: list[int] = []
 
@@ -499,20 +522,28 @@ def choose_icons(
                 return int(i)
         return None
 
-    # the hero: the first term (in priority order) with a good match, else the best overall match
-    for t, (term, is_kw) in enumerate(terms):
-        floor = min_score - (0.05 if is_kw else 0.0)
-        i = best_for(term_scores[t], floor)
+    # the hero: the first term (in priority order) with a good match that fits the topic; else (an abstract
+    # topic) the first with a good match; else the best overall match
+    hero: tuple[int, int] | None = None  # (term, icon)
+    gated = False
+    for t in range(len(terms) if topic else 0):
+        i = best_for(np.where(on_topic >= topic_coherence, term_scores[t], -1.0), min_score)
         if i is not None:
-            picks.append(Pick(index.icons[i], float(term_scores[t][i]), term))
-            used.append(i)
-            hero_term = t
+            hero, gated = (t, i), True
             break
+    for t, (_, is_kw) in enumerate(terms if hero is None else ()):
+        i = best_for(term_scores[t], min_score - (0.05 if is_kw else 0.0))
+        if i is not None:
+            hero = (t, i)
+            break
+    if hero is not None:
+        hero_term, i = hero
+        picks.append(Pick(index.icons[i], float(term_scores[hero_term][i]), terms[hero_term][0]))
     else:
-        hero_term = -1
-        i = int(np.argmax(whole_scores))
+        hero_term, i = -1, int(np.argmax(whole_scores))
         picks.append(Pick(index.icons[i], float(whole_scores[i]), whole))
-        used.append(i)
+    used.append(i)
+    fits = on_topic >= topic_support if gated else np.ones(len(index.icons), dtype=bool)
     # every other term adds its best icon when it matches well
     for t, (term, is_kw) in enumerate(terms):
         if len(picks) >= max_icons:
@@ -520,8 +551,8 @@ def choose_icons(
         if t == hero_term:
             continue
         floor = min_score + support_margin - (0.05 if is_kw else 0.0)
-        row = term_scores[t] if is_kw else np.where(whole_scores >= support_coherence, term_scores[t], -1.0)
-        i = best_for(row, floor)
+        ok = fits if is_kw else fits & (whole_scores >= support_coherence)
+        i = best_for(np.where(ok, term_scores[t], -1.0), floor)
         if i is not None:
             picks.append(Pick(index.icons[i], float(term_scores[t][i]), term))
             used.append(i)
@@ -529,7 +560,7 @@ def choose_icons(
     for t, term in enumerate(spoken):
         if len(picks) >= max_icons or added >= narration_icons:
             break
-        row = np.where(whole_scores >= narration_coherence, spoken_scores[t], -1.0)
+        row = np.where(fits & (whole_scores >= narration_coherence), spoken_scores[t], -1.0)
         i = best_for(row, min_score + support_margin + narration_margin)
         if i is not None:
             picks.append(Pick(index.icons[i], float(spoken_scores[t][i]), term))

@@ -380,8 +380,9 @@ class IllustratedImages(Backend):
 
     name: ClassVar[str] = "illustrated"
     # 2: no word-arrow icons (BACK, TOP); 3: colour words (muted) are style; 4: an icon from the narration;
-    # 5: ... only when it relates to the scene; 6: supporting icons too; 7: from the opening sentence only
-    version: ClassVar[str] = "7"
+    # 5: ... only when it relates to the scene; 6: supporting icons too; 7: from the opening sentence only;
+    # 8: the icons must fit the video's title; colour-only keywords and prohibition signs are out
+    version: ClassVar[str] = "8"
 
     @staticmethod
     def narration_key(narration: str) -> str:
@@ -430,6 +431,7 @@ class IllustratedImages(Backend):
             min_score=self.options.min_score,
             narration=self.narration_key(request.scene.narration),
             narration_icons=self.options.narration_icons,
+            topic=request.title,
         )
 
     def execute(self, request: ImageRequest, out_path: Path) -> SceneVisual:
