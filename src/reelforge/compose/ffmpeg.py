@@ -70,7 +70,7 @@ def _clip_chain(seg: Segment, tl: Timeline, w: int, h: int, matrix: str = "auto"
     BT.601 is converted by ``colorspace`` before scaling (0.15 ms/frame, where ``scale``'s own matrix
     conversion costs 0.8), anything else by ``scale`` from the file's tag.
     """
-    fps, r = tl.fps, f"{w}/{h}"
+    fps = tl.fps
     pre = f"fps={fps}"
     if matrix == "bt601":
         pre += ",colorspace=space=bt709:ispace=bt470bg:trc=bt709:itrc=bt709:primaries=bt709:iprimaries=bt709:fast=1"
@@ -79,18 +79,12 @@ def _clip_chain(seg: Segment, tl: Timeline, w: int, h: int, matrix: str = "auto"
         if matrix in ("bt709", "bt601")
         else "in_color_matrix=auto:out_color_matrix=bt709:out_range=tv"
     )
-    cover_w, cover_h = f"if(gt(dar,{r}),ceil({h}*dar/2)*2,{w})", f"if(gt(dar,{r}),{h},ceil({w}/dar/2)*2)"
+    cover_w, cover_h = _fit_size(w, h)
     tail = f"setsar=1,format=yuv420p,trim=end_frame={seg.frames},settb=1/{fps},setpts=N"
     if seg.fit == "blurfill":
         bw, bh = max(2, w // 8 // 2 * 2), max(2, h // 8 // 2 * 2)
-        small_w, small_h = (
-            f"if(gt(dar,{r}),ceil({bh}*dar/2)*2,{bw})",
-            f"if(gt(dar,{r}),{bh},ceil({bw}/dar/2)*2)",
-        )
-        inner_w, inner_h = (
-            f"if(gt(dar,{r}),{w},floor({h}*dar/2)*2)",
-            f"if(gt(dar,{r}),floor({w}/dar/2)*2,{h})",
-        )
+        small_w, small_h = _fit_size(bw, bh)
+        inner_w, inner_h = _fit_size(w, h, inside=True)
         return (
             f"[1:v]{pre},split[cf][cb];"
             f"[cb]scale=w='{small_w}':h='{small_h}':flags=bilinear:{conv},crop={bw}:{bh},setsar=1,"
@@ -99,6 +93,15 @@ def _clip_chain(seg: Segment, tl: Timeline, w: int, h: int, matrix: str = "auto"
             f"[bg][fg]overlay=x=(W-w)/2:y=(H-h)/2,{tail}"
         )
     return f"[1:v]{pre},scale=w='{cover_w}':h='{cover_h}':flags=bilinear:{conv},crop={w}:{h},{tail}"
+
+
+def _fit_size(w: int, h: int, *, inside: bool = False) -> tuple[str, str]:
+    """``scale`` width and height expressions (even) that cover a ``w`` x ``h`` box by the input's display
+    aspect (``dar``), or fit ``inside`` it."""
+    wider = f"gt(dar,{w}/{h})"
+    if inside:
+        return f"if({wider},{w},floor({h}*dar/2)*2)", f"if({wider},floor({w}/dar/2)*2,{h})"
+    return f"if({wider},ceil({h}*dar/2)*2,{w})", f"if({wider},{h},ceil({w}/dar/2)*2)"
 
 
 def clip_matrix(path: Path) -> str:

@@ -91,9 +91,7 @@ class AutoWriter(Backend):
             o = self.options
             name, why = choose(o)
             log.info("script writer: auto chose %s: %s", name, why)
-            common: dict[str, Any] = {}
-            if o.words_per_second is not None:
-                common["words_per_second"] = o.words_per_second
+            common = self._common()
             inner: OpenAIWriter | LocalWriter | TemplateWriter
             if name == "openai":
                 given = {"base_url": o.base_url, "api_key": o.api_key, "model": o.model, "timeout": o.timeout}
@@ -111,13 +109,15 @@ class AutoWriter(Backend):
     def identity(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "chosen": self.chosen.identity()}
 
+    def _common(self) -> dict[str, Any]:
+        """Options every writer takes from ``auto``'s own."""
+        wps = self.options.words_per_second
+        return {} if wps is None else {"words_per_second": wps}
+
     def fallback(self) -> LocalWriter | TemplateWriter:
         """What runs when the chosen endpoint fails: the local model if it can run here, else the template."""
         if self._fallback is None:
-            o = self.options
-            common: dict[str, Any] = {}
-            if o.words_per_second is not None:
-                common["words_per_second"] = o.words_per_second
+            o, common = self.options, self._common()
             self._fallback = (
                 LocalWriter({**o.local, **common}) if runtime_available() and bundled_model() is not None
                 else TemplateWriter({**o.template, **common})
@@ -126,22 +126,17 @@ class AutoWriter(Backend):
 
     def execute(self, request: Request) -> Storyboard:
         self.fell_back = False
-        inner = self.chosen
-        if not isinstance(inner, OpenAIWriter):
-            return inner.execute(request)
         try:
-            return inner.execute(request)
-        except LLMUnavailable as exc:
+            return self.chosen.execute(request)
+        except LLMUnavailable as exc:  # only an endpoint raises it
             other = self.fallback()
             log.warning("script writer: the LLM endpoint failed (%s); falling back to %s", exc, other.name)
             self.fell_back = True
             return other.execute(request)
 
     def revise(self, scene: Scene, max_words: int, request: Request) -> Scene:
-        if isinstance(self.chosen, OpenAIWriter):
-            try:
-                return self.chosen.revise(scene, max_words, request)
-            except LLMUnavailable as exc:
-                log.warning("script writer: the LLM endpoint failed (%s); shortening with the fallback", exc)
-                return self.fallback().revise(scene, max_words, request)
-        return self.chosen.revise(scene, max_words, request)
+        try:
+            return self.chosen.revise(scene, max_words, request)
+        except LLMUnavailable as exc:
+            log.warning("script writer: the LLM endpoint failed (%s); shortening with the fallback", exc)
+            return self.fallback().revise(scene, max_words, request)

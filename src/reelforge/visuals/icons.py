@@ -514,7 +514,10 @@ def choose_icons(
         sims = index.icon_vectors[used] @ index.icon_vectors[i]
         return bool(np.max(sims) >= duplicate)
 
-    def best_for(row: np.ndarray, floor: float) -> int | None:
+    def best_for(row: np.ndarray, floor: float, ok: np.ndarray | None = None) -> int | None:
+        """The best icon of ``row`` at or above ``floor`` (among ``ok`` ones) that is no near-duplicate."""
+        if ok is not None:
+            row = np.where(ok, row, -1.0)
         for i in np.argsort(-row, kind="stable")[:40].tolist():
             if row[i] < floor:
                 return None
@@ -527,7 +530,7 @@ def choose_icons(
     hero: tuple[int, int] | None = None  # (term, icon)
     gated = False
     for t in range(len(terms) if topic else 0):
-        i = best_for(np.where(on_topic >= topic_coherence, term_scores[t], -1.0), min_score)
+        i = best_for(term_scores[t], min_score, on_topic >= topic_coherence)
         if i is not None:
             hero, gated = (t, i), True
             break
@@ -551,8 +554,7 @@ def choose_icons(
         if t == hero_term:
             continue
         floor = min_score + support_margin - (0.05 if is_kw else 0.0)
-        ok = fits if is_kw else fits & (whole_scores >= support_coherence)
-        i = best_for(np.where(ok, term_scores[t], -1.0), floor)
+        i = best_for(term_scores[t], floor, fits if is_kw else fits & (whole_scores >= support_coherence))
         if i is not None:
             picks.append(Pick(index.icons[i], float(term_scores[t][i]), term))
             used.append(i)
@@ -560,8 +562,8 @@ def choose_icons(
     for t, term in enumerate(spoken):
         if len(picks) >= max_icons or added >= narration_icons:
             break
-        row = np.where(fits & (whole_scores >= narration_coherence), spoken_scores[t], -1.0)
-        i = best_for(row, min_score + support_margin + narration_margin)
+        floor = min_score + support_margin + narration_margin
+        i = best_for(spoken_scores[t], floor, fits & (whole_scores >= narration_coherence))
         if i is not None:
             picks.append(Pick(index.icons[i], float(spoken_scores[t][i]), term))
             used.append(i)
