@@ -37,6 +37,7 @@ def cli(
         (["make", "bees", "-d", "1801"], "out of range"),
         (["make", "bees", "--style", "jazzy"], "unknown style 'jazzy'"),
         (["make", "bees", "--aspect", "4:3"], "unknown aspect '4:3'"),
+        (["make", "bees", "--transition", "spin"], "unknown transition 'spin'; choose one of: auto, fade"),
         (["make", "bees", "--images", "dalle9"], "unknown visuals backend 'dalle9'"),
         (["make", "bees", "-o", "/proc/nope/out.mp4"], "cannot write to"),
         (["make", "bees", "-o", "out.avi"], "must end in .mp4"),

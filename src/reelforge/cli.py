@@ -18,7 +18,7 @@ from .audio_cli import apply_audio_flags
 from .audio_cli import register as _register_audio
 from .config import Settings, load_settings
 from .errors import ReelforgeError
-from .models import ASPECTS, RESOLUTIONS, STYLES, ProgressEvent, Request, Storyboard
+from .models import ASPECTS, RESOLUTIONS, STYLES, TRANSITIONS, ProgressEvent, Request, Storyboard
 from .registry import default_registry
 from .text import slug
 
@@ -150,13 +150,20 @@ def make(
     clip_layout: Annotated[
         str | None, typer.Option(help="How a clip meets the still: clip, blend, pip or split.")
     ] = None,
+    transition: Annotated[
+        str | None,
+        typer.Option(
+            help="How scenes follow each other: auto (by --style), fade, crossfade, slide, wipe or zoom."
+        ),
+    ] = None,
 ) -> None:
     """Make a video from PROMPT."""
     from .pipeline import Pipeline
 
     try:
         for value, choices, what in ((style, STYLES, "style"), (aspect, ASPECTS, "aspect"),
-                                     (resolution, RESOLUTIONS, "resolution")):  # fmt: skip
+                                     (resolution, RESOLUTIONS, "resolution"),
+                                     (transition, ("auto", *TRANSITIONS), "transition")):  # fmt: skip
             _check_choice(value, choices, what)
         sb: Storyboard | None = None
         if storyboard is not None:
@@ -177,7 +184,7 @@ def make(
                              llm_model=llm_model,
                              no_music=no_music or None, music_volume_db=music_volume,
                              cache=False if no_cache else None, library=library,
-                             clip_layout=clip_layout)  # fmt: skip
+                             clip_layout=clip_layout, transition=transition)  # fmt: skip
         if image_model:  # --image-model implies the diffusion backend unless --images says otherwise
             if images is None and settings.images != "diffusion":
                 settings = settings.model_copy(update={"images": "diffusion"})

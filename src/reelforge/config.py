@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     #: below this similarity (MiniLM cosine) a scene keeps its still
     library_threshold: Annotated[float, Field(ge=0, le=1)] = 0.45
     clip_layout: Literal["clip", "blend", "pip", "split"] = "clip"
+    #: how scenes follow each other: ``auto`` by the style (``reelforge.compose.timeline.STYLE_TRANSITIONS``),
+    #: ``fade`` through black, or an overlap: ``crossfade``, ``slide``, ``wipe``, ``zoom``
+    transition: Literal["auto", "fade", "crossfade", "slide", "wipe", "zoom"] = "auto"
 
     #: ``reelforge serve`` / ``reelforge worker``: the ``[service]`` table (artifact dir, queue, API tokens)
     service: ServiceSettings = Field(default_factory=ServiceSettings)

@@ -82,6 +82,49 @@ class Request(Frozen):
         return frame_size(self.aspect, self.resolution)
 
 
+# ---- visual plans ---------------------------------------------------------------------------
+
+#: how a scene's picture is laid out: ``hero`` one subject with its context; ``process`` A -> B -> C;
+#: ``comparison`` A vs B; ``list`` numbered points; ``stat`` a big number that counts up; ``phrase`` the
+#: scene's key term set large; ``closing`` the title and a one-line takeaway (the last scene)
+Layout = Literal["hero", "process", "comparison", "list", "stat", "phrase", "closing"]
+LAYOUTS: tuple[str, ...] = ("hero", "process", "comparison", "list", "stat", "phrase", "closing")
+
+
+class PlanItem(Frozen):
+    """One element of a visual plan: a label, the icon that shows it, and the words that bring it in."""
+
+    label: Annotated[str, Field(min_length=1, max_length=60)]
+    #: an OpenMoji code (``1F41D``), or ``None`` to pick one by the label's meaning, or ``""`` for no icon
+    icon: str | None = None
+    #: the words of the narration at which it appears (default: the label's own words)
+    cue: Annotated[str, Field(max_length=80)] | None = None
+
+    @field_validator("label")
+    @classmethod
+    def _label(cls, v: str) -> str:
+        v = clean(v)
+        if not v:
+            raise ValueError("must contain visible text")
+        return v
+
+
+class VisualPlan(Frozen):
+    """What a scene shows and how: a layout filled with items (icons with labels), and for ``stat`` a
+    number. Written by the planner (or a writer, then checked); saved in the storyboard; editable."""
+
+    layout: Layout = "hero"
+    items: Annotated[tuple[PlanItem, ...], Field(max_length=5)] = ()
+    #: ``stat``: the number shown and counted up to, as written ("10", "3.5", "60,000", "1817")
+    number: Annotated[str, Field(max_length=20)] | None = None
+    #: ``stat``: what the number counts ("times", "litres"), shown beside it
+    unit: Annotated[str, Field(max_length=40)] = ""
+    #: ``phrase`` / ``closing``: the line set large (the key term, or the takeaway)
+    text: Annotated[str, Field(max_length=120)] | None = None
+    #: how the layout is framed: 0 or 1 (mirror, or a different arrangement), chosen for variety
+    variant: Annotated[int, Field(ge=0, le=3)] = 0
+
+
 class Scene(Frozen):
     """One scene of the storyboard: what is said, what is shown, and for how long (planned)."""
 
@@ -91,6 +134,8 @@ class Scene(Frozen):
     visual: Annotated[str, Field(min_length=1, max_length=1000)]
     keywords: tuple[str, ...] = ()
     duration: Annotated[float, Field(gt=0, le=MAX_DURATION)]
+    #: the picture's plan (layout and elements); ``None``: the planner makes one
+    plan: VisualPlan | None = None
 
     @field_validator("narration", "visual")
     @classmethod
@@ -188,6 +233,35 @@ class ImageRequest(Frozen):
     width: int
     height: int
     seed: int
+    #: the video frame's size (``width`` x ``height`` is the still, drawn larger for Ken Burns room);
+    #: layers are drawn for the frame. 0 = the same as the still
+    frame_width: int = 0
+    frame_height: int = 0
+
+
+Entrance = Literal["pop", "rise", "fade", "draw", "count", "none"]
+
+
+class SpriteLayer(Frozen):
+    """A picture element drawn by a visuals backend, to be animated over the still: an RGBA PNG beside the
+    still (``file``), where it sits in the frame, and what brings it in. The timeline turns it into
+    keyframes from the narration's word times."""
+
+    file: str  # a file name in the still's folder
+    x: float  # centre, as a fraction of the frame width
+    y: float  # centre, as a fraction of the frame height
+    width: int  # pixels, at the frame size the backend was asked for
+    height: int
+    #: the words of the narration that bring it in; ``None``: it comes in at its turn (``order``)
+    cue: str | None = None
+    order: int = 0  # entry order among the scene's layers (0 first)
+    enter: Entrance = "pop"
+    #: ``count``: the counter's images, shown in turn as it counts up (the last is the final value)
+    frames: tuple[str, ...] = ()
+    #: ``draw``: the direction it draws itself in
+    reveal_axis: Literal["x", "y"] = "x"
+    #: what it shows (for people and tests)
+    name: str = ""
 
 
 class SceneVisual(Frozen):
@@ -196,6 +270,8 @@ class SceneVisual(Frozen):
     width: int
     height: int
     credits: tuple[str, ...] = ()
+    #: animated elements over the still, in drawing order (the first is drawn first, under the others)
+    layers: tuple[SpriteLayer, ...] = ()
 
 
 class MusicRequest(Frozen):
@@ -232,6 +308,68 @@ class Motion(Frozen):
     pan_to: tuple[float, float] = (0.5, 0.5)
 
 
+Ease = Literal["linear", "in", "out", "inout"]
+
+
+class Keyframe(Frozen):
+    """A layer's state at segment time ``t`` (seconds). Between two keyframes, position, scale and reveal move
+    from one to the next along the first one's ``ease``; opacity ramps linearly. Before the first keyframe a
+    layer holds the first one's state, after the last the last one's."""
+
+    t: Annotated[float, Field(ge=0)]
+    x: float  # the layer's centre, output pixels
+    y: float
+    scale: Annotated[float, Field(gt=0, le=8)] = 1.0
+    #: 0 hidden or 1 shown (partial transparency is in the layer's image)
+    opacity: float = 1.0
+    #: how much of the image is drawn, from its left (``reveal_axis`` x) or top (y) edge: 0..1
+    reveal: Annotated[float, Field(ge=0, le=1)] = 1.0
+    ease: Ease = "linear"
+
+    @field_validator("opacity")
+    @classmethod
+    def _opacity(cls, v: float) -> float:
+        if v not in (0.0, 1.0):
+            raise ValueError("opacity is 0 (hidden) or 1 (shown); bake partial transparency into the image")
+        return float(v)
+
+
+class Layer(Frozen):
+    """An image moved over a segment by keyframes: icons, labels, arrows, counters."""
+
+    image: Path  # RGBA PNG, drawn at scale 1 as ``width`` x ``height`` pixels
+    width: Annotated[int, Field(ge=2)]
+    height: Annotated[int, Field(ge=2)]
+    keyframes: Annotated[tuple[Keyframe, ...], Field(min_length=1)]
+    reveal_axis: Literal["x", "y"] = "x"
+    #: a counter: these images (each ``width`` x ``height``) are shown in turn, ``frames[k]`` from segment
+    #: time ``frame_times[k]`` until the next; before ``frame_times[0]``, ``frames[0]``
+    frames: tuple[Path, ...] = ()
+    frame_times: tuple[float, ...] = ()
+    name: str = ""
+
+    @model_validator(mode="after")
+    def _check(self) -> Layer:
+        times = [k.t for k in self.keyframes]
+        if times != sorted(times):
+            raise ValueError("keyframes must be in time order")
+        if len(self.frames) != len(self.frame_times):
+            raise ValueError("frames and frame_times must have the same length")
+        if list(self.frame_times) != sorted(self.frame_times):
+            raise ValueError("frame_times must be in time order")
+        if len({k.scale for k in self.keyframes}) > 1 and len({k.reveal for k in self.keyframes}) > 1:
+            raise ValueError("a layer may animate its scale or its reveal, not both")
+        changes = [b.opacity - a.opacity for a, b in zip(self.keyframes, self.keyframes[1:], strict=False)]
+        changes = [c for c in changes if c]
+        if changes not in ([], [1.0], [-1.0], [1.0, -1.0]):
+            raise ValueError("a layer is shown at most once: its opacity may go up, then down, once each")
+        return self
+
+
+Transition = Literal["fade", "crossfade", "slide", "wipe", "zoom"]
+TRANSITIONS: tuple[str, ...] = ("fade", "crossfade", "slide", "wipe", "zoom")
+
+
 class Cue(Frozen):
     """A subtitle cue; times are seconds from the start of the video."""
 
@@ -264,6 +402,14 @@ class Segment(Frozen):
     #: how the clip fills its cell: ``cover`` scales and centre-crops; ``blurfill`` shows the whole clip over
     #: a blurred, cropped copy of itself (a landscape clip in a portrait video)
     fit: Literal["cover", "blurfill"] = "cover"
+    #: animated layers over the picture (after the clip layout, before fades and subtitles)
+    layers: tuple[Layer, ...] = ()
+    #: how this segment comes in after the previous one: ``fade`` through black (``fade_in``/``fade_out``),
+    #: or over the first ``transition_frames`` frames of this segment, from the previous segment's picture
+    #: continued past its end: ``crossfade``, ``slide`` (pushed in from the right), ``wipe`` (an edge sweeping
+    #: from right to left), ``zoom`` (into the previous picture's centre, then a fade); docs/timeline-schema.md
+    transition: Transition = "fade"
+    transition_frames: Annotated[int, Field(ge=0)] = 0
 
 
 class SceneClip(Frozen):

@@ -35,6 +35,25 @@ def test_validation_errors_are_422_with_plain_field_messages(svc_settings, clien
         assert r.status_code == 413
 
 
+def test_transition_is_a_job_setting_and_checked(svc_settings, client_for, stub):
+    from reelforge.service.jobs import Job
+    from reelforge.service.runner import job_settings
+
+    settings = svc_settings()
+    with client_for(settings, executor=stub()) as client:
+        r = client.post("/v1/videos", json={"prompt": "Bees", "duration": 10, "transition": "spin"})
+        assert r.status_code == 422
+        assert r.json()["detail"][0]["loc"] == ["body", "transition"]
+        assert "'crossfade'" in r.json()["detail"][0]["msg"] and "'wipe'" in r.json()["detail"][0]["msg"]
+        r = client.post("/v1/videos", json={"prompt": "Bees", "duration": 10, "transition": "wipe"})
+        assert r.status_code == 202, r.text
+        assert r.json()["backends"] == {"transition": "wipe"} and "transition" not in r.json()["request"]
+        job = Job(id="x", request=r.json()["request"], backends=r.json()["backends"])
+        assert settings.transition == "auto" and job_settings(settings, job).transition == "wipe"
+        r = client.post("/v1/videos", json={"prompt": "Bees", "duration": 10})
+        assert r.json()["backends"] == {}
+
+
 def test_submit_routes_by_queue_and_returns_links(svc_settings, client_for, stub):
     ex = stub()
     with client_for(svc_settings(), executor=ex) as client:

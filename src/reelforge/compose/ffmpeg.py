@@ -4,6 +4,14 @@ Each segment (title card, then one per scene) is rendered by its own ffmpeg proc
 the still is decoded once, converted to YUV once, looped, and moved (Ken Burns = per-frame scale + crop),
 faded, and subtitled by libass. Segments are cached by content and rendered in parallel; they are then
 joined without re-encoding and muxed with the audio mix, with the moov atom first (``+faststart``).
+
+Transitions other than the fade through black overlap two segments (see :func:`transition_frames`). The
+segment before the boundary renders ``D`` frames past its end into a lossless ``tail.mkv``; the segment after
+it renders its first ``D`` frames into a lossless ``head.mkv`` and the rest into ``seg.mp4``. ffmpeg's ``xfade``
+mixes tail and head into a short clip, cached apart, that is joined (stream copy) to the body: ``scene.mp4``,
+exactly the segment's frames, in the final join and as the scene's HLS segment. So each segment is still
+rendered alone and cached by its own content; an edit re-renders one segment and the (short) transitions
+on either side of it.
 Graph text contains only numbers and fixed file names; user text reaches ffmpeg only inside ASS files
 (escaped) and as metadata arguments, so it can never inject filter syntax.
 """
@@ -14,7 +22,7 @@ import os
 import shutil
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
@@ -26,20 +34,54 @@ from ..errors import ComposeError, OutputError
 from ..models import ProgressEvent, Segment, Timeline
 from ..tools import find_ffmpeg, find_font, run
 from .audio import MIX_VERSION, mix
+from .layers import layer_files, layer_inputs, layers_graph
 from .subtitles import to_ass
 
 Progress = Callable[[ProgressEvent], None]
 
+#: ffmpeg ``xfade`` transition for each overlapping ``Segment.transition``
+XFADE = {"crossfade": "fade", "slide": "slideleft", "wipe": "wipeleft", "zoom": "zoomin"}
+#: how head and tail frames are kept between the segment and its transitions: lossless, 4:2:0
+LOSSLESS = ["-c:v", "ffv1", "-pix_fmt", "yuv420p"]
 
-def _still_chain(seg: Segment, tl: Timeline, w: int, h: int) -> str:
+
+def transition_frames(seg: Segment, tl: Timeline) -> tuple[int, int]:
+    """``(D_in, D_out)``: the frames of ``seg`` that its incoming transition overlaps (0: a fade through
+    black, or no segment before it), and the frames it must render past its end for the next segment's."""
+    d_in = d_out = 0
+    end = seg.start_frame + seg.frames
+    for other in tl.segments:
+        if seg.transition != "fade" and other.start_frame + other.frames == seg.start_frame:
+            d_in = seg.transition_frames
+        if other.transition != "fade" and other.start_frame == end:
+            d_out = other.transition_frames
+    if d_in >= seg.frames:
+        raise ComposeError(f"segment at frame {seg.start_frame}: its transition ({d_in} frames) is not "
+                           f"shorter than the segment ({seg.frames} frames)")  # fmt: skip
+    return d_in, d_out
+
+
+def _as_rendered(seg: Segment, d_in: int, d_out: int) -> Segment:
+    """An overlapping transition replaces the fades on both sides of its boundary."""
+    update = {k: 0.0 for k, d in (("fade_in", d_in), ("fade_out", d_out)) if d and getattr(seg, k)}
+    return seg.model_copy(update=update) if update else seg
+
+
+def _concat_list(paths: list[Path]) -> str:
+    return "".join("file '" + str(p).replace("'", "'\\''") + "'\n" for p in paths)
+
+
+def _still_chain(seg: Segment, tl: Timeline, w: int, h: int, total: int | None = None) -> str:
     """Input 0 (a still) decoded once, converted to BT.709 YUV once, looped, then moved by ``zoompan``.
 
     Ken Burns: at frame n the visible part of the still is ``1/z`` of it, offset by ``p`` of the spare
     room, with z and p linear in n. ``zoompan`` crops and scales in one step at a fixed output size
     (a per-frame ``scale`` followed by ``crop`` silently loses the pan: ``crop`` keeps the link's first
-    size). ``settb`` makes frame n exactly t = n/fps, so fades and cues land on the right frame.
+    size). ``settb`` makes frame n exactly t = n/fps, so fades and cues land on the right frame. ``total``
+    frames are made (default: the segment's; more continue the move past its end, for a transition).
     """
     n, fps, m = seg.frames, tl.fps, seg.motion
+    total = total or n
     span = max(n - 1, 1)
     z = f"{m.zoom_from:.5f}+{m.zoom_to - m.zoom_from:.5f}*on/{span}"
     px = f"({m.pan_from[0]:.4f}+{m.pan_to[0] - m.pan_from[0]:.4f}*on/{span})"
@@ -50,7 +92,7 @@ def _still_chain(seg: Segment, tl: Timeline, w: int, h: int) -> str:
     if seg.dim > 0:
         chain.append(f"eq=brightness={-seg.dim * 0.5:.3f}:saturation={1 - seg.dim * 0.4:.3f}")
     chain += [
-        f"loop=loop={n - 1}:size=1:start=0",
+        f"loop=loop={total - 1}:size=1:start=0",
         f"settb=1/{fps}",
         "setpts=N",
         f"zoompan=z='{z}':x='(iw-iw/zoom)*{px}':y='(ih-ih/zoom)*{py}':d=1:s={w}x{h}:fps={fps}",
@@ -59,7 +101,9 @@ def _still_chain(seg: Segment, tl: Timeline, w: int, h: int) -> str:
     return ",".join(chain)
 
 
-def _clip_chain(seg: Segment, tl: Timeline, w: int, h: int, matrix: str = "auto") -> str:
+def _clip_chain(
+    seg: Segment, tl: Timeline, w: int, h: int, matrix: str = "auto", total: int | None = None
+) -> str:
     """Input 1 (a video clip) at constant frame rate, filling a ``w`` x ``h`` cell.
 
     ``cover`` scales to cover the cell and centre-crops; ``blurfill`` shows the whole clip over a blurred,
@@ -80,7 +124,7 @@ def _clip_chain(seg: Segment, tl: Timeline, w: int, h: int, matrix: str = "auto"
         else "in_color_matrix=auto:out_color_matrix=bt709:out_range=tv"
     )
     cover_w, cover_h = _fit_size(w, h)
-    tail = f"setsar=1,format=yuv420p,trim=end_frame={seg.frames},settb=1/{fps},setpts=N"
+    tail = f"setsar=1,format=yuv420p,trim=end_frame={total or seg.frames},settb=1/{fps},setpts=N"
     if seg.fit == "blurfill":
         bw, bh = max(2, w // 8 // 2 * 2), max(2, h // 8 // 2 * 2)
         small_w, small_h = _fit_size(bw, bh)
@@ -120,30 +164,36 @@ def clip_matrix(path: Path) -> str:
     return {1: "bt709", 5: "bt601", 6: "bt601"}.get(tag, "auto")  # BT.709, BT.470BG, SMPTE 170M
 
 
-def segment_graph(seg: Segment, tl: Timeline, matrix: str = "auto") -> str:
+def segment_graph(seg: Segment, tl: Timeline, matrix: str = "auto", total: int | None = None) -> str:
     """The filter graph for one segment: input 0 = the still, input 1 = the clip (if any), read with the
-    YUV ``matrix`` (see :func:`clip_matrix`)."""
+    YUV ``matrix`` (see :func:`clip_matrix`), then the layers' inputs (see :func:`layer_inputs`). It makes
+    ``total`` frames (default: the segment's own; more continue it past its end, for a transition)."""
     w, h, fps, n = tl.width, tl.height, tl.fps, seg.frames
+    total = total or n
     layout = seg.layout if seg.clip is not None else "still"
+    still = _still_chain(seg, tl, w, h, total)
     if layout == "still":
-        graph = _still_chain(seg, tl, w, h)
+        graph = still
     elif layout == "clip":
-        graph = _clip_chain(seg, tl, w, h, matrix)
+        graph = _clip_chain(seg, tl, w, h, matrix, total)
     elif layout == "blend":  # the seed's look: the still over the clip at 50 % opacity
-        graph = f"{_still_chain(seg, tl, w, h)}[s];{_clip_chain(seg, tl, w, h, matrix)}[c];[c][s]blend=all_mode=average"
+        graph = f"{still}[s];{_clip_chain(seg, tl, w, h, matrix, total)}[c];[c][s]blend=all_mode=average"
     elif layout == "pip":  # clip inset in the top-right corner over the moving still
         iw, ih = (w // 3) // 2 * 2, (h // 3) // 2 * 2
         mx, my = w // 24 * 2 // 2, h // 24 * 2 // 2
         graph = (
-            f"{_still_chain(seg, tl, w, h)}[s];{_clip_chain(seg, tl, iw, ih, matrix)}[c];"
+            f"{still}[s];{_clip_chain(seg, tl, iw, ih, matrix, total)}[c];"
             f"[s][c]overlay=x={w - iw - mx}:y={my}:eof_action=repeat"
         )
     else:  # split: still on the left half, clip on the right half
         half = (w // 2) // 2 * 2
         graph = (
-            f"{_still_chain(seg, tl, w, h)},crop={half}:{h}:0:0[s];{_clip_chain(seg, tl, w - half, h, matrix)}[c];"
+            f"{still},crop={half}:{h}:0:0[s];{_clip_chain(seg, tl, w - half, h, matrix, total)}[c];"
             "[s][c]hstack=inputs=2"
         )
+    if seg.layers:
+        first = 2 if layout != "still" else 1
+        graph = f"{graph}[base];" + layers_graph(seg.layers, "base", first, total, tl.fps)
     dur = n / fps
     post: list[str] = []
     if seg.fade_in > 0:
@@ -204,21 +254,34 @@ class FFmpegComposer(Backend):
         return workers, threads
 
     @staticmethod
-    def _clip_input(seg: Segment, tl: Timeline, threads: int = 0) -> list[str]:
+    def _clip_input(seg: Segment, tl: Timeline, threads: int = 0, total: int | None = None) -> list[str]:
         if seg.clip is None or seg.layout == "still":
             return []
         # seek by the demuxer (no decode of skipped frames); loop a clip shorter than the scene; decode
         # with the segment's share of the cores (frame threads beyond it only add switching)
         return ["-threads", str(threads), "-stream_loop", "-1", "-ss", f"{seg.clip_start:.3f}",
-                "-t", f"{seg.frames / tl.fps + 1:.3f}", "-an", "-i", str(seg.clip)]  # fmt: skip
+                "-t", f"{(total or seg.frames) / tl.fps + 1:.3f}", "-an", "-i", str(seg.clip)]  # fmt: skip
+
+    def _x264(self, tl: Timeline, threads: int) -> list[str]:
+        """The H.264 settings of every piece of the final video (segments and transitions join by copy)."""
+        return ["-c:v", "libx264", "-preset", self.options.preset, "-crf", str(self.options.crf),
+                "-profile:v", "high", "-pix_fmt", "yuv420p", "-g", str(tl.fps * 2),
+                "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
+                "-threads", str(threads)]  # fmt: skip
 
     def segment_key(self, seg: Segment, tl: Timeline) -> str:
         """Everything that changes the segment's pixels; cue times are taken relative to the segment, so a
-        scene that only moves in time (an earlier scene changed length) is not re-rendered."""
+        scene that only moves in time (an earlier scene changed length) is not re-rendered. The transitions
+        count by their lengths only (``D_in`` frames go to the head, ``D_out`` more are made for the tail)."""
+        d_in, d_out = transition_frames(seg, tl)
+        seg = _as_rendered(seg, d_in, d_out)
         offset = seg.start_frame / tl.fps
-        body = seg.model_dump(mode="json", exclude={"start_frame", "index", "cues"})
+        body = seg.model_dump(mode="json", exclude={"start_frame", "index", "cues", "transition",
+                                                    "transition_frames"})  # fmt: skip
         if body.get("fit") == "cover":  # the default: keys of segments made before ``fit`` existed still hold
             del body["fit"]
+        if d_in or d_out:  # (without: keys of segments made before transitions existed still hold)
+            body["overlap"] = [d_in, d_out]
         body["cues"] = [(round(c.start - offset, 3), round(c.end - offset, 3), c.text) for c in seg.cues]
         if any(c.words for c in seg.cues):  # karaoke: the word times change the pixels too
             body["words"] = [[(w.word, round(w.start - offset, 3), round(w.end - offset, 3)) for w in c.words]
@@ -230,12 +293,18 @@ class FFmpegComposer(Backend):
             body,
             file_fingerprint(seg.image),
             file_fingerprint(seg.clip) if seg.clip else None,
+            [file_fingerprint(p) for p in layer_files(seg.layers)],
         )
 
     def render_segment(self, seg: Segment, tl: Timeline, out_dir: Path, fonts: Path,
                        cancel: threading.Event | None = None) -> Path:  # fmt: skip
-        """Render one segment into ``out_dir/seg.mp4``."""
+        """Render one segment into ``out_dir/seg.mp4``: all its frames, or with transitions (see
+        :func:`transition_frames`) frames ``D_in``.. only, the first ``D_in`` into ``head.mkv`` and ``D_out``
+        frames past its end into ``tail.mkv`` (lossless), all from one ffmpeg process."""
         _, threads = self._workers()
+        d_in, d_out = transition_frames(seg, tl)
+        seg = _as_rendered(seg, d_in, d_out)
+        n, fps = seg.frames, str(tl.fps)
         offset = seg.start_frame / tl.fps
         if seg.text or seg.cues:
             span = (offset, offset + seg.frames / tl.fps)
@@ -245,18 +314,28 @@ class FFmpegComposer(Backend):
             link = out_dir / "fonts"
             if not link.exists():
                 link.symlink_to(fonts, target_is_directory=True)
+        graph = segment_graph(seg, tl, clip_matrix(seg.clip) if seg.clip else "auto", total=n + d_out)
+        body, extra = "[v]", []
+        if d_in or d_out:  # one pass, split: the head, the body, the tail
+            pieces = [("body", f"trim=start_frame={d_in}:end_frame={n},setpts=PTS-STARTPTS")]
+            if d_in:
+                pieces.append(("head", f"trim=end_frame={d_in}"))
+                extra += ["-map", "[head]", "-frames:v", str(d_in), "-r", fps, *LOSSLESS, "head.mkv"]
+            if d_out:
+                pieces.append(("tail", f"trim=start_frame={n},setpts=PTS-STARTPTS"))
+                extra += ["-map", "[tail]", "-frames:v", str(d_out), "-r", fps, *LOSSLESS, "tail.mkv"]
+            graph += f";[v]split={len(pieces)}" + "".join(f"[{name}0]" for name, _ in pieces)
+            graph += "".join(f";[{name}0]{chain}[{name}]" for name, chain in pieces)
+            body = "[body]"
         cmd = [
             self.ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
             "-i", str(seg.image),
-            *self._clip_input(seg, tl, threads),
-            "-filter_complex", segment_graph(seg, tl, clip_matrix(seg.clip) if seg.clip else "auto"),
-            "-map", "[v]",
-            "-frames:v", str(seg.frames), "-r", str(tl.fps),
-            "-c:v", "libx264", "-preset", self.options.preset, "-crf", str(self.options.crf),
-            "-profile:v", "high", "-pix_fmt", "yuv420p", "-g", str(tl.fps * 2),
-            "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
-            "-threads", str(threads), "-filter_threads", "1",
+            *self._clip_input(seg, tl, threads, n + d_out),
+            *layer_inputs(seg.layers),
+            "-filter_complex", graph, "-filter_threads", "1",
+            "-map", body, "-frames:v", str(n - d_in), "-r", fps, *self._x264(tl, threads),
             "-an", "-movflags", "+faststart", "seg.mp4",
+            *extra,
         ]  # fmt: skip
         try:
             run(cmd, cwd=out_dir, cancel=cancel, what=f"ffmpeg (segment {seg.index + 1})")
@@ -265,6 +344,43 @@ class FFmpegComposer(Backend):
             if link.is_symlink():
                 link.unlink()
         return out_dir / "seg.mp4"
+
+    def transition_key(self, seg: Segment, tl: Timeline, tail: Path, head: Path, body: Path) -> str:
+        d_in, _ = transition_frames(seg, tl)
+        return cache_key(
+            "transition", self.identity(), {"w": tl.width, "h": tl.height, "fps": tl.fps}, seg.transition, d_in,
+            file_fingerprint(tail), file_fingerprint(head), file_fingerprint(body),
+        )  # fmt: skip
+
+    def render_transition(self, seg: Segment, tl: Timeline, tail: Path, head: Path, body: Path, out_dir: Path,
+                          cancel: threading.Event | None = None) -> Path:  # fmt: skip
+        """``out_dir/scene.mp4``: the segment as it plays, its ``D_in`` transition frames (ffmpeg ``xfade``
+        of the previous segment's ``tail`` into this one's ``head``, offset 0, duration ``D_in / fps``)
+        followed by its ``body`` (copied)."""
+        _, threads = self._workers()
+        d, fps = transition_frames(seg, tl)[0], tl.fps
+        if d == 0:
+            raise ComposeError(f"segment at frame {seg.start_frame} has no transition to render")
+        # frame j at pts j (1/fps): xfade's progress is 1 - j/D, exactly
+        graph = (
+            f"[0:v]settb=1/{fps},setpts=N[a];[1:v]settb=1/{fps},setpts=N[b];"
+            f"[a][b]xfade=transition={XFADE[seg.transition]}:duration={d / fps:.6f}:offset=0,format=yuv420p,"
+            "setparams=range=tv:color_primaries=bt709:color_trc=bt709:colorspace=bt709[v]"
+        )
+        run([self.ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
+             "-i", str(tail), "-i", str(head), "-filter_complex", graph, "-filter_threads", "1",
+             "-map", "[v]", "-frames:v", str(d), "-r", str(fps), *self._x264(tl, threads),
+             "-an", "-movflags", "+faststart", "trans.mp4"],
+            cwd=out_dir, cancel=cancel, what=f"ffmpeg (transition into segment {seg.index + 1})")  # fmt: skip
+        listing = out_dir / "scene.txt"
+        listing.write_text(_concat_list([out_dir / "trans.mp4", body]), encoding="utf-8")
+        run([self.ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
+             "-f", "concat", "-safe", "0", "-i", str(listing), "-map", "0:v:0", "-c", "copy",
+             "-movflags", "+faststart", "scene.mp4"],
+            cwd=out_dir, cancel=cancel, what=f"ffmpeg (join segment {seg.index + 1})")  # fmt: skip
+        listing.unlink()
+        (out_dir / "trans.mp4").unlink()
+        return out_dir / "scene.mp4"
 
     # -- the whole render -----------------------------------------------------------------------
 
@@ -305,33 +421,62 @@ class FFmpegComposer(Backend):
         done = 0
         lock = threading.Lock()
         emit(ProgressEvent(stage="render", done=0, total=len(segs)))
+        overlap = [transition_frames(s, timeline)[0] for s in segs]
+        entries: dict[int, tuple[Path, bool]] = {}  # rendered segments: cache entry, hit
+        joined: set[int] = set()  # segments whose transition is taken (or done)
+        paths: dict[int, Path] = {}  # each segment as it plays: seg.mp4, or scene.mp4 with its transition
 
-        def one(k: int) -> Path:
+        def report(k: int, path: Path, hit: bool) -> None:
             nonlocal done
+            seg = segs[k]
+            with lock:
+                paths[k] = path
+                done += 1
+                emit(ProgressEvent(stage="render", done=done, total=len(segs), cached=hit,
+                                   scene=seg.index if seg.kind == "scene" else None,
+                                   message=f"segment {k}", artifact=str(path)))  # fmt: skip
+
+        def transition(k: int) -> None:
+            (prev, _), (entry, hit) = entries[k - 1], entries[k]
+            tail, head, body = prev / "tail.mkv", entry / "head.mkv", entry / "seg.mp4"
+
+            def build(d: Path) -> None:
+                self.render_transition(segs[k], timeline, tail, head, body, d, cancel)
+
+            key = self.transition_key(segs[k], timeline, tail, head, body)
+            t_entry, t_hit = cache.get_or_build("transition", key, build)
+            report(k, t_entry / "scene.mp4", hit and t_hit)
+
+        def one(k: int) -> None:
             seg = segs[k]
 
             def build(d: Path) -> None:
                 self.render_segment(seg, timeline, d, fonts, cancel)
 
             entry, hit = cache.get_or_build("segment", self.segment_key(seg, timeline), build)
-            with lock:
-                done += 1
-                emit(ProgressEvent(stage="render", done=done, total=len(segs), cached=hit,
-                                   scene=seg.index if seg.kind == "scene" else None,
-                                   message=f"segment {k}", artifact=str(entry / "seg.mp4")))  # fmt: skip
-            return entry / "seg.mp4"
+            if not overlap[k]:
+                report(k, entry / "seg.mp4", hit)
+            with lock:  # a transition is made by whichever of its two segments is rendered last
+                entries[k] = entry, hit
+                ready = [j for j in (k, k + 1) if j < len(segs) and overlap[j] and j not in joined
+                         and j - 1 in entries and j in entries]  # fmt: skip
+                joined.update(ready)
+            for j in ready:
+                transition(j)
 
         workers, _ = self._workers()
         with ThreadPoolExecutor(max_workers=workers) as pool:
             audio_f = pool.submit(audio)
             # every segment gets its chance even if one fails, so a re-run redoes only the failed ones
-            futures = [pool.submit(one, k) for k in range(len(segs))]
+            futures: list[Future[Any]] = [pool.submit(one, k) for k in range(len(segs))]
             wait([audio_f, *futures])
-        paths = [f.result() for f in futures]  # the first failure, if any, is raised here
+        for f in futures:
+            f.result()  # the first failure, if any, is raised here
         audio_path = audio_f.result()
 
         emit(ProgressEvent(stage="mux", done=0, total=1))
-        self.mux(paths, audio_path, timeline, out_path, work_dir, cancel, metadata or {})
+        order = [paths[k] for k in range(len(segs))]
+        self.mux(order, audio_path, timeline, out_path, work_dir, cancel, metadata or {})
         emit(ProgressEvent(stage="mux", done=1, total=1))
 
     def _render_audio(self, tl: Timeline, out_dir: Path, cancel: threading.Event | None) -> None:
@@ -343,9 +488,7 @@ class FFmpegComposer(Backend):
             cancel: threading.Event | None, metadata: dict[str, str]) -> None:  # fmt: skip
         """Join segments without re-encoding, add the audio, write atomically to ``out_path``."""
         listing = work / "segments.txt"
-        listing.write_text(
-            "".join("file '" + str(p).replace("'", "'\\''") + "'\n" for p in segments), encoding="utf-8"
-        )
+        listing.write_text(_concat_list(segments), encoding="utf-8")
         tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.part.mp4")
         meta: list[str] = []
         for k, v in metadata.items():

@@ -12,10 +12,11 @@ import hashlib
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 from ..errors import ComposeError
 from ..models import (
+    TRANSITIONS,
     AudioClip,
     AudioPlan,
     Cue,
@@ -25,11 +26,14 @@ from ..models import (
     SceneAssets,
     SceneClip,
     SceneNarration,
+    SceneVisual,
     Segment,
     Storyboard,
     SubtitleStyle,
     Timeline,
+    Transition,
 )
+from .animate import Word, timeline_layers
 from .subtitles import sentence_cues, style_metrics
 
 MAX_PAUSE = 0.6  # the longest silence left between two sentences of a scene (natural pauses, no dead air)
@@ -40,6 +44,12 @@ TIGHT = (0.15, 0.10)  # margins used only when the normal ones can't fit the spe
 TITLE_MIN = 0.8  # a title card never gets shorter than this when scenes borrow its time
 FADE = 0.25
 OVERSCAN = 1.15  # stills are drawn this much larger than the frame, for Ken Burns room
+TRANSITION = 0.5  # seconds an overlapping transition lasts (at most a third of either scene)
+#: the transition ``auto`` picks for each style (``fade`` is the fade through black)
+STYLE_TRANSITIONS: dict[str, Transition] = {
+    "calm": "crossfade", "ambient": "crossfade", "cinematic": "crossfade", "upbeat": "slide",
+    "playful": "slide", "corporate": "wipe", "dramatic": "zoom",
+}  # fmt: skip
 
 
 def overscan_size(width: int, height: int) -> tuple[int, int]:
@@ -143,6 +153,31 @@ def fitted_storyboard(storyboard: Storyboard, fit: Fit) -> Storyboard:
     return storyboard.model_copy(update={"scenes": tuple(scenes), "title_duration": fit.title})
 
 
+def apply_transitions(segments: Sequence[Segment], transition: Transition, fps: int) -> list[Segment]:
+    """Every boundary (title -> first scene, scene -> scene) becomes ``transition``: an overlap of
+    ``D = min(TRANSITION·fps, F_prev // 3, F // 3)`` frames at the start of the later segment, without the
+    fades through black on either side of it. ``fade`` (or ``D`` < 2 frames) keeps the fades."""
+    out = list(segments)
+    if transition == "fade":
+        return out
+    for k in range(1, len(out)):
+        prev, cur = out[k - 1], out[k]
+        d = min(round(TRANSITION * fps), prev.frames // 3, cur.frames // 3)
+        if d < 2:
+            continue
+        out[k - 1] = prev.model_copy(update={"fade_out": 0.0})
+        out[k] = cur.model_copy(update={"fade_in": 0.0, "transition": transition, "transition_frames": d})
+    return out
+
+
+def _transition(name: str, style: str) -> Transition:
+    if name == "auto":
+        return STYLE_TRANSITIONS.get(style, "crossfade")
+    if name not in TRANSITIONS:
+        raise ComposeError(f"unknown transition '{name}'; choose one of: auto, {', '.join(TRANSITIONS)}")
+    return cast(Transition, name)
+
+
 def build_timeline(
     request: Request,
     storyboard: Storyboard,
@@ -156,6 +191,8 @@ def build_timeline(
     credits: Sequence[str] = (),
     scene_clips: Sequence[SceneClip | None] = (),
     clip_layout: str = "clip",
+    transition: str = "auto",  # auto: by the request's style (STYLE_TRANSITIONS), else one of TRANSITIONS
+    title_visual: SceneVisual | None = None,  # the title card's own picture (and layers), when drawn
 ) -> tuple[Timeline, Storyboard]:
     width, height = request.size
     fps = request.fps
@@ -178,19 +215,23 @@ def build_timeline(
     all_cues: list[Cue] = []
     k = 0
     if title_len > 0:
+        card = title_visual is not None and bool(title_visual.layers)  # the title is drawn as layers
         segments.append(
             Segment(
                 kind="title",
                 index=-1,
                 start_frame=0,
                 frames=bounds[1] - bounds[0],
-                image=assets[0].visual.path,
+                image=title_visual.path if card and title_visual else assets[0].visual.path,
                 motion=_motion(request.seed, -1, title=True),
                 fade_in=min(FADE, round(title_len / 4, 3)),
                 fade_out=min(FADE, round(title_len / 4, 3)),
-                text=storyboard.title,
-                dim=0.45,
-                blur=max(4.0, height / 60),
+                text=None if card else storyboard.title,
+                dim=0.0 if card else 0.45,
+                blur=0.0 if card else max(4.0, height / 60),
+                layers=timeline_layers(title_visual, (), title_len, width, height, 0.15)
+                if card and title_visual
+                else (),
             )
         )
         k = 1
@@ -202,7 +243,9 @@ def build_timeline(
         narr = fit.narrations[i]
         cues: list[Cue] = []
         cursor = start + fit.lead
+        spoken: list[Word] = []
         for s in narr.sentences:
+            spoken.extend(Word(w.word, round(cursor + w.start - start, 4)) for w in s.words)
             clips.append(AudioClip(path=s.path, start=round(cursor, 4)))
             speech.append((round(cursor, 4), round(cursor + s.duration, 4)))
             if s.words:
@@ -222,6 +265,10 @@ def build_timeline(
                 fade_out=FADE,
                 cues=tuple(cues) if request.subtitles else (),
                 **_clip_fields(scene_clips[i] if i < len(scene_clips) else None, clip_layout, width, height),
+                # full-frame footage tells the story itself: the plan's layers go over stills only
+                layers=()
+                if clip_layout == "clip" and i < len(scene_clips) and scene_clips[i] is not None
+                else timeline_layers(a.visual, spoken, end - start, width, height, fit.lead),
             )
         )
     audio = AudioPlan(
@@ -239,7 +286,7 @@ def build_timeline(
         fps=fps,
         frames=total_frames,
         title=storyboard.title,
-        segments=tuple(segments),
+        segments=tuple(apply_transitions(segments, _transition(transition, request.style), fps)),
         cues=tuple(all_cues),
         subtitles=style,
         audio=audio,

@@ -1,7 +1,8 @@
 """Progressive playback: an HLS ``EVENT`` playlist that grows as the pipeline finishes video segments.
 
 The renderer mixes the whole soundtrack first, then renders one video segment per scene (in parallel, in
-any order). Each finished segment becomes one MPEG-TS HLS segment: its video stream copied as is, plus the
+any order). Each finished segment (the file a ``render`` event announces: exactly the segment's frames, the
+transition into it included) becomes one MPEG-TS HLS segment: its video stream copied as is, plus the
 matching slice of the mixed audio (``-ss``/``-t``), with timestamps moved to where the segment sits in the
 video (``-output_ts_offset``), so the segments play back to back. Segments are added to the playlist in
 order (segment *k* waits for *0..k-1*); ``#EXT-X-ENDLIST`` is written when the job is done.

@@ -90,8 +90,9 @@ def runner_dead(runner: str) -> bool:
 
 
 def job_settings(base: Settings, job: Job) -> Settings:
+    """The server's settings with the job's own choices (``Job.backends``: backends and the transition)."""
     update: dict[str, Any] = {
-        k: v for k, v in job.backends.items() if k in ("writer", "images", "music", "tts")
+        k: v for k, v in job.backends.items() if k in ("writer", "images", "music", "tts", "transition")
     }
     return base.model_copy(update=update) if update else base
 
