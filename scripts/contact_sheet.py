@@ -1,7 +1,10 @@
-"""A contact sheet of a rendered video: one frame from the middle of every scene, with what the scene says.
+"""A contact sheet of a rendered video: the title card and one frame of every scene, with what it says.
 
     python scripts/contact_sheet.py bees.mp4 [-o docs/illustrated-bees.png] [--width 1960] [--label TEXT]
+                                             [--at 0.8]
 
+Each scene's frame is taken ``--at`` of the way through it (default 0.8: after its elements have come in,
+before it hands over to the next); the layout of each scene's plan is named under its frame.
 It reads ``<video>.storyboard.json`` (written beside every output) for the scene times and narration, grabs
 each frame with ffmpeg, and tiles them four to a row under a caption line, with the start of each scene's
 narration under its frame, so a reader can check that the picture fits what is said.
@@ -35,11 +38,15 @@ def main() -> None:
     ap.add_argument("-o", "--out", type=Path, default=Path("docs/contact-sheet.png"))
     ap.add_argument("--width", type=int, default=1960)
     ap.add_argument("--label", default="")
+    ap.add_argument("--at", type=float, default=0.8, help="where in each scene (0..1) its frame is taken")
     a = ap.parse_args()
     sb = json.loads(a.video.with_suffix(".storyboard.json").read_text(encoding="utf-8"))
     t, mids = float(sb["title_duration"]), []
-    for scene in sb["scenes"]:
-        mids.append((t + scene["duration"] / 2, scene["narration"]))
+    if t > 0:
+        mids.append((t * 0.8, f"title card: {sb['title']}"))
+    for k, scene in enumerate(sb["scenes"]):
+        layout = (scene.get("plan") or {}).get("layout", "still")
+        mids.append((t + scene["duration"] * a.at, f"scene {k + 1} [{layout}]: {scene['narration']}"))
         t += scene["duration"]
     cell_w = (a.width - 10 * (COLUMNS + 1)) // COLUMNS
     font = ImageFont.truetype(str(find_font(None)), 15)
@@ -50,13 +57,13 @@ def main() -> None:
     text_h, head = 62, 30
     sheet = Image.new("RGB", (a.width, head + rows * (cell_h + text_h + 10)), (245, 245, 245))
     draw = ImageDraw.Draw(sheet)
-    draw.text((10, 8), a.label or f"{a.video.name}: one frame from the middle of each scene", fill=(30, 30, 30),
-              font=font)  # fmt: skip
+    draw.text((10, 8), a.label or f"{a.video.name}: the title card and each scene, {a.at:.0%} of the way through",
+              fill=(30, 30, 30), font=font)  # fmt: skip
     for k, (shot, (at, said)) in enumerate(zip(shots, mids, strict=True)):
         x = 10 + (k % COLUMNS) * (cell_w + 10)
         y = head + (k // COLUMNS) * (cell_h + text_h + 10)
         sheet.paste(shot.resize((cell_w, cell_h), Image.Resampling.LANCZOS), (x, y))
-        lines = textwrap.wrap(f"scene {k + 1} ({at:.1f} s): {said}", width=cell_w // 9)[:3]
+        lines = textwrap.wrap(f"{at:.1f} s, {said}", width=cell_w // 9)[:3]
         draw.multiline_text((x, y + cell_h + 4), "\n".join(lines), fill=(40, 40, 40), font=font, spacing=2)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(a.out, optimize=True)

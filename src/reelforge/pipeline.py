@@ -259,8 +259,9 @@ class Pipeline:
             sb = Storyboard.model_validate_json((entry / "storyboard.json").read_text(encoding="utf-8"))
         except _NotCached as stand_in:
             sb, hit = stand_in.storyboard, False
-        self.progress(ProgressEvent(stage="script", done=1, total=1, cached=hit))
         self._timed("script", t0)
+        sb = self.plan_visuals(sb)  # the pictures' plans are part of the storyboard (saved, editable)
+        self.progress(ProgressEvent(stage="script", done=1, total=1, cached=hit))
         return sb
 
     def _speak(self, narrator: Any, ident: dict[str, Any], text: str) -> SpokenSentence:
@@ -359,14 +360,46 @@ class Pipeline:
         self._timed("music", t0)
         return MusicTrack(path=entry / "music.wav", **meta)
 
-    def assets(self, request: Request, storyboard: Storyboard) -> tuple[list[SceneAssets], MusicTrack | None]:
-        """Speech, stills and music, in parallel across scenes."""
-        narrator = self.backend("narration", self.settings.tts, voice=request.voice)
+    def images(self) -> Any:
+        """The configured visuals backend (given the cache's folder for its embeddings, if it wants one)."""
         images_cls = self.registry.get("visuals", self.settings.images)
         wants_dir = "cache_dir" in getattr(images_cls.Options, "model_fields", {})  # e.g. icon embeddings
         wants_dir = wants_dir and "cache_dir" not in self.settings.options_for(self.settings.images)
-        images = self.backend("visuals", self.settings.images,
-                              cache_dir=str(self.settings.cache_dir / "embeddings") if wants_dir else None)  # fmt: skip
+        return self.backend("visuals", self.settings.images,
+                            cache_dir=str(self.settings.cache_dir / "embeddings") if wants_dir else None)  # fmt: skip
+
+    def plan_visuals(self, storyboard: Storyboard, images: Any = None) -> Storyboard:
+        """The storyboard with a visual plan for every scene, when the visuals backend makes plans: scenes
+        without one are planned from what they say, given plans are checked and repaired."""
+        plan = getattr(images or self.images(), "plan_storyboard", None)
+        if plan is None:
+            return storyboard
+        t0 = time.perf_counter()
+        planned: Storyboard = plan(storyboard)
+        self._timed("plan", t0)
+        return planned
+
+    def _title_request(self, images: Any, request: Request, storyboard: Storyboard) -> ImageRequest | None:
+        """What the visuals backend draws for the title card, when it draws one (``title_plan``)."""
+        title_plan = getattr(images, "title_plan", None)
+        if title_plan is None or storyboard.title_duration <= 0:
+            return None
+        plan = title_plan(storyboard)
+        if plan is None:
+            return None
+        scene = Scene(index=0, role="title", narration=storyboard.title, visual=storyboard.title,
+                      duration=storyboard.title_duration, plan=plan)  # fmt: skip
+        w, h = overscan_size(*request.size)
+        return ImageRequest(scene=scene, title=storyboard.title, style=request.style, width=w, height=h,
+                            seed=request.seed, frame_width=request.size[0], frame_height=request.size[1])  # fmt: skip
+
+    def assets(
+        self, request: Request, storyboard: Storyboard
+    ) -> tuple[list[SceneAssets], MusicTrack | None, SceneVisual | None]:
+        """Speech, stills and music, in parallel across scenes (and the title card's picture, when the
+        visuals backend draws one)."""
+        narrator = self.backend("narration", self.settings.tts, voice=request.voice)
+        images = self.images()
         n_ident, i_ident = narrator.identity(), images.identity()
         w, h = overscan_size(*request.size)
         n = len(storyboard.scenes)
@@ -393,7 +426,8 @@ class Pipeline:
                 f.add_done_callback(reporter("narration", i))
                 narr_fs.append(f)
                 req = ImageRequest(scene=scene, title=storyboard.title, style=request.style, width=w, height=h,
-                                   seed=request.seed)  # fmt: skip
+                                   seed=request.seed, frame_width=request.size[0],
+                                   frame_height=request.size[1])  # fmt: skip
                 reqs.append(req)
                 if not batch:
                     g = pool.submit(self._draw_scene, images, i_ident, req)
@@ -406,10 +440,13 @@ class Pipeline:
                     self.progress(ProgressEvent(stage="visuals", done=done["visuals"], total=n, scene=i))
 
             batch_f = pool.submit(self._draw_batch, images, i_ident, reqs, report_visual) if batch else None
+            title_req = self._title_request(images, request, storyboard)
+            title_f = pool.submit(self._draw_scene, images, i_ident, title_req) if title_req else None
             try:
                 narrations = [f.result() for f in narr_fs]
                 visuals = batch_f.result() if batch_f is not None else [g.result() for g in vis_fs]
                 music = music_f.result()
+                title_visual = title_f.result() if title_f is not None else None
             except BaseException:
                 self._abort.set()  # stop sibling work early (not a user cancel: the job failed)
                 raise
@@ -417,7 +454,7 @@ class Pipeline:
             SceneAssets(scene=s, narration=narrations[i], visual=visuals[i])
             for i, s in enumerate(storyboard.scenes)
         ]
-        return assets, music
+        return assets, music, title_visual
 
     # -- the whole thing ------------------------------------------------------------------------
 
@@ -447,10 +484,12 @@ class Pipeline:
         written = storyboard is None
         if storyboard is None:
             storyboard = self.write_storyboard(request)
-        elif abs(storyboard.duration - request.duration) > 1e-6:
-            request = request.model_copy(update={"duration": storyboard.duration})
+        else:
+            if abs(storyboard.duration - request.duration) > 1e-6:
+                request = request.model_copy(update={"duration": storyboard.duration})
+            storyboard = self.plan_visuals(storyboard)
         self._check_cancel()
-        assets, music = self.assets(request, storyboard)
+        assets, music, title_visual = self.assets(request, storyboard)
         if written:  # a storyboard the user gave is rendered as written
             storyboard, assets = self.shorten_overruns(request, storyboard, assets)
         self._check_cancel()
@@ -472,7 +511,8 @@ class Pipeline:
             request, storyboard, assets, music,
             music_gain_db=self.settings.music_volume_db, duck_db=self.settings.duck_db,
             loudness=self.settings.loudness, true_peak=self.settings.true_peak, credits=credits,
-            scene_clips=clips, clip_layout=st.clip_layout,
+            scene_clips=clips, clip_layout=st.clip_layout, title_visual=title_visual,
+            transition=st.transition,
         )  # fmt: skip
 
         if keep_work:

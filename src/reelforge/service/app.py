@@ -48,7 +48,7 @@ from ..compose.export import asset_names, timeline_for_browser
 from ..config import Settings
 from ..errors import BackendNotFound, ReelforgeError
 from ..models import Request as VideoRequest
-from ..models import Storyboard, Timeline
+from ..models import Storyboard, Timeline, VisualPlan
 from ..registry import Registry, default_registry
 from ..text import slug
 from ..tools import find_font
@@ -95,6 +95,8 @@ class VideoCreate(VideoRequest):
     backends: BackendChoice = BackendChoice()
     #: render this storyboard instead of writing one (its duration wins)
     storyboard: Storyboard | None = None
+    #: how scenes follow each other (``reelforge make --transition``); default: the server's setting
+    transition: Literal["auto", "fade", "crossfade", "slide", "wipe", "zoom"] | None = None
 
     @field_validator("voice")
     @classmethod
@@ -110,6 +112,9 @@ class SceneEdit(BaseModel):
     index: Annotated[int, Field(ge=0, lt=MAX_SCENES)]
     narration: str | None = None
     visual: str | None = None
+    #: the picture's plan (layout, items, number, text); a changed narration or visual without a plan is
+    #: planned again from the new words
+    plan: VisualPlan | None = None
 
 
 class StoryboardEdit(BaseModel):
@@ -461,12 +466,15 @@ def create_app(
         if active >= who.max_concurrent:
             raise HTTPException(429, f"you have {active} videos queued or running; the limit is "
                                      f"{who.max_concurrent}. Wait for one to finish or cancel one")  # fmt: skip
-        request = VideoRequest.model_validate(body.model_dump(exclude={"backends", "storyboard"}))
+        request = VideoRequest.model_validate(
+            body.model_dump(exclude={"backends", "storyboard", "transition"})
+        )
         if body.storyboard is not None:
             request = request.model_copy(update={"duration": body.storyboard.duration})
         images = chosen.get("images") or settings.images
         job = Job(
-            id=new_job_id(), owner=who.name, request=request.model_dump(mode="json"), backends=chosen,
+            id=new_job_id(), owner=who.name, request=request.model_dump(mode="json"),
+            backends=chosen | ({"transition": body.transition} if body.transition else {}),  # job settings
             queue="gpu" if images in svc.gpu_backends else "cpu",
             storyboard=body.storyboard.model_dump(mode="json") if body.storyboard else None,
         )  # fmt: skip
@@ -600,10 +608,14 @@ def create_app(
                     (("scenes", k, "index"), f"scene {e.index} does not exist; there are {n} scenes")
                 )
                 continue
+            scene = data["scenes"][e.index]
             for field in ("narration", "visual"):
                 value = getattr(e, field)
-                if value is not None:
-                    data["scenes"][e.index][field] = value
+                if value is not None and value != scene.get(field):
+                    scene[field] = value
+                    scene["plan"] = None  # new words: a new plan (unless one comes with them)
+            if e.plan is not None:
+                scene["plan"] = e.plan.model_dump(mode="json")
         if edit.title is not None:
             data["title"] = edit.title
         if problems:

@@ -29,9 +29,12 @@ from pydantic import Field
 from ..backend import Backend, BackendOptions
 from ..embed import default_embedder
 from ..errors import VisualsError
-from ..models import ImageRequest, SceneVisual
+from ..models import ImageRequest, SceneVisual, SpriteLayer, Storyboard, VisualPlan
 from ..text import split_sentences
 from .icons import CREDIT, Icon, Pick, choose_icons, font_path, icon_index, openmoji_version
+from .layouts import Frame, Palette, write_layers
+from .layouts import draw_plan as draw_layouts
+from .plan import plan_storyboard, plan_title
 from .procedural import (
     LO_DIV,
     MAX_SIDE,
@@ -302,31 +305,31 @@ def paste_icon(
     image.paste(sprite, (x, y), sprite)
 
 
+def _strong(c: RGB) -> RGB:
+    """``c`` saturated and deep enough to carry white text (number discs, underlines)."""
+    h, s, v = colorsys.rgb_to_hsv(c[0] / 255, c[1] / 255, c[2] / 255)
+    r, g, b = colorsys.hsv_to_rgb(h, max(s, 0.6), min(max(v, 0.55), 0.78))
+    return round(r * 255), round(g * 255), round(b * 255)
+
+
 def _hsv_push(c: RGB, sat: float, val: float) -> RGB:
     h, s, v = colorsys.rgb_to_hsv(c[0] / 255, c[1] / 255, c[2] / 255)
     r, g, b = colorsys.hsv_to_rgb(h, min(1.0, s * sat), min(1.0, v * val))
     return round(r * 255), round(g * 255), round(b * 255)
 
 
-def render(request: ImageRequest, picks: list[Pick], *, detail: int = 2) -> Image.Image:
-    """Draw the illustration for ``request`` with ``picks`` (hero first) at exactly the requested size."""
-    w, h = request.width, request.height
-    unit = min(w, h)
-    fam = _family(request.style)
+def _colors(request: ImageRequest) -> tuple[list[RGB], list[RGB], RGB, RGB, bool]:
     pal = palette_for(request)
     stops, accents, dark, light = pal[0:3], pal[3:6], pal[6], pal[7]
-    scene = request.scene
-    rng = _Rng("reelforge.illustrated/1", request.style, request.seed, request.title, scene.index,
-               scene.visual, "|".join(scene.keywords), "|".join(p.icon.code for p in picks))  # fmt: skip
-    light_angle = rng.uniform(-2.5, -0.65)  # light from the top
-    slots = layout(len(picks), w, h, rng)
-    sprites = [icon_sprite(p.icon, round(r * 2 * (0.7 if k == 0 else 0.68))) for k, (p, (_, _, r)) in
-               enumerate(zip(picks, slots, strict=False))]  # fmt: skip
-    colors = [dominant_color(s) for s in sprites]
-    darkish = sum(_luma(s) for s in stops) / 3 < 110
+    return stops, accents, dark, light, sum(_luma(s) for s in stops) / 3 < 110
 
-    # the backdrop: the style's gradient, glows (one in the hero's colour), far shapes and soft waves
-    hero_tint = _hsv_push(_mix(accents[0], colors[0], 0.55), 1.0, 1.0 if darkish else 1.05)
+
+def backdrop(request: ImageRequest, tint: RGB, rng: _Rng, *, detail: int = 2) -> Image.Image:
+    """The style's gradient, glows (one in ``tint``), far shapes and soft waves, at the request's size."""
+    w, h = request.width, request.height
+    fam = _family(request.style)
+    stops, accents, dark, light, darkish = _colors(request)
+    hero_tint = _hsv_push(_mix(accents[0], tint, 0.55), 1.0, 1.0 if darkish else 1.05)
     lw, lh = max(4, -(-w // LO_DIV)), max(4, -(-h // LO_DIV))
     lo = _background(lw, lh, stops, [hero_tint, *accents[1:]], light, rng, fam.glow)
     if fam.tonal_mid:
@@ -337,7 +340,24 @@ def render(request: ImageRequest, picks: list[Pick], *, detail: int = 2) -> Imag
         _waves(lo, [*stops, *accents], dark, rng, detail)
     if fam.vignette > 0:  # at low resolution: it is smooth, and the icons stay clear of the edges
         lo = _vignette(lo, lw, lh, dark, fam.vignette * 0.8)
-    image = lo.resize((w, h), Image.Resampling.BILINEAR)  # soft content: bilinear is enough, and cheaper
+    return lo.resize((w, h), Image.Resampling.BILINEAR)  # soft content: bilinear is enough, and cheaper
+
+
+def render(request: ImageRequest, picks: list[Pick], *, detail: int = 2) -> Image.Image:
+    """Draw the illustration for ``request`` with ``picks`` (hero first) at exactly the requested size: all
+    icons on the still (the look before visual plans; kept for ``plans = false``)."""
+    w, h = request.width, request.height
+    unit = min(w, h)
+    _, accents, dark, light, darkish = _colors(request)
+    scene = request.scene
+    rng = _Rng("reelforge.illustrated/1", request.style, request.seed, request.title, scene.index,
+               scene.visual, "|".join(scene.keywords), "|".join(p.icon.code for p in picks))  # fmt: skip
+    light_angle = rng.uniform(-2.5, -0.65)  # light from the top
+    slots = layout(len(picks), w, h, rng)
+    sprites = [icon_sprite(p.icon, round(r * 2 * (0.7 if k == 0 else 0.68))) for k, (p, (_, _, r)) in
+               enumerate(zip(picks, slots, strict=False))]  # fmt: skip
+    colors = [dominant_color(s) for s in sprites]
+    image = backdrop(request, colors[0], rng, detail=detail)
 
     # connectors first (under the discs)
     hx, hy, hr = slots[0]
@@ -382,7 +402,8 @@ class IllustratedImages(Backend):
     # 2: no word-arrow icons (BACK, TOP); 3: colour words (muted) are style; 4: an icon from the narration;
     # 5: ... only when it relates to the scene; 6: supporting icons too; 7: from the opening sentence only;
     # 8: the icons must fit the video's title; colour-only keywords and prohibition signs are out
-    version: ClassVar[str] = "8"
+    # 9: visual plans: a layout per scene, drawn as animated layers over a backdrop
+    version: ClassVar[str] = "9"
 
     @staticmethod
     def narration_key(narration: str) -> str:
@@ -404,6 +425,9 @@ class IllustratedImages(Backend):
         narration_icons: Annotated[int, Field(ge=0, le=2)] = 1
         #: backdrop detail (far shapes and waves), as in ``procedural``
         detail: Annotated[int, Field(ge=1, le=6)] = 2
+        #: draw each scene's visual plan as animated layers (icons, labels, arrows, counters); ``false``:
+        #: one still with every icon on it, as before plans existed
+        plans: bool = True
         #: PNG zlib level: 1 is fast, 9 is small
         compress_level: Annotated[int, Field(ge=0, le=9)] = 1
         #: where the icon embeddings are cached (the pipeline passes ``<cache>/embeddings``); not part
@@ -419,12 +443,24 @@ class IllustratedImages(Backend):
         ident["embedder"] = default_embedder().name
         return ident
 
-    def pick(self, request: ImageRequest) -> list[Pick]:
-        """The icons this backend draws for ``request`` (hero first)."""
+    def _index(self) -> Any:
         cache_dir = Path(self.options.cache_dir).expanduser() if self.options.cache_dir else None
-        index = icon_index(default_embedder(), cache_dir)
+        return icon_index(default_embedder(), cache_dir)
+
+    def plan_storyboard(self, storyboard: Storyboard) -> Storyboard:
+        """Every scene with a visual plan (scenes that have one keep it, repaired where it cannot be drawn)."""
+        if not self.options.plans:
+            return storyboard
+        return plan_storyboard(storyboard, self._index())
+
+    def title_plan(self, storyboard: Storyboard) -> VisualPlan | None:
+        """The title card's plan (``None`` when plans are off: the renderer writes the title itself)."""
+        return plan_title(storyboard, self._index()) if self.options.plans else None
+
+    def pick(self, request: ImageRequest) -> list[Pick]:
+        """The icons this backend draws for ``request`` without a plan (hero first)."""
         return choose_icons(
-            index,
+            self._index(),
             request.scene.visual,
             request.scene.keywords,
             max_icons=self.options.max_icons,
@@ -434,6 +470,36 @@ class IllustratedImages(Backend):
             topic=request.title,
         )
 
+    def draw_plan(
+        self, request: ImageRequest, plan: VisualPlan, folder: Path
+    ) -> tuple[Image.Image, tuple[SpriteLayer, ...]]:
+        """The backdrop and the plan's layers (written into ``folder``) for ``request``."""
+        index = self._index()
+        icons = {icon.code: icon for icon in index.icons}
+        fw, fh = request.frame_width or request.width, request.frame_height or request.height
+        _, accents, dark, light, _ = _colors(request)
+        first = next((icons[i.icon] for i in plan.items if i.icon in icons), None)
+        tint = dominant_color(icon_sprite(first, 96)) if first is not None else accents[0]
+        scene = request.scene
+        rng = _Rng("reelforge.illustrated/2", request.style, request.seed, request.title, scene.index, scene.role,
+                   plan.model_dump_json())  # fmt: skip
+        image = backdrop(request, tint, rng, detail=self.options.detail)
+        ink = _mix(dark, (0, 0, 0), 0.35)
+        pal = Palette(light=_mix(light, (255, 255, 255), 0.55), dark=dark, accent=_strong(accents[0]),
+                      accent2=_strong(accents[1]), ink=ink)  # fmt: skip
+        placed = draw_layouts(plan, Frame(fw, fh), pal, icons, icon_sprite, title=request.title, tint=tint,
+                              card=scene.role == "title")  # fmt: skip
+        return image, write_layers(placed, folder, self.options.compress_level)
+
+    def _plan_alone(self, request: ImageRequest) -> VisualPlan:
+        """A scene asked for on its own (no plan in it): planned as a one-scene video."""
+        length = max(5.0, request.scene.duration)
+        scene = request.scene.model_copy(update={"index": 0, "duration": length})
+        alone = Storyboard(title=request.title, prompt=request.title, duration=length, title_duration=0,
+                           scenes=(scene,))  # fmt: skip
+        plan = self.plan_storyboard(alone).scenes[0].plan
+        return plan if plan is not None else VisualPlan()
+
     def execute(self, request: ImageRequest, out_path: Path) -> SceneVisual:
         w, h = request.width, request.height
         if not (16 <= w <= MAX_SIDE and 16 <= h <= MAX_SIDE):
@@ -441,11 +507,17 @@ class IllustratedImages(Backend):
                 f"cannot draw a {w}x{h} image for scene {request.scene.index}",
                 hint=f"each side must be 16 to {MAX_SIDE} pixels",
             )
-        image = render(request, self.pick(request), detail=self.options.detail)
+        layers: tuple[SpriteLayer, ...] = ()
         try:
+            if self.options.plans:
+                plan = request.scene.plan or self._plan_alone(request)
+                image, layers = self.draw_plan(request, plan, out_path.parent)
+            else:
+                image = render(request, self.pick(request), detail=self.options.detail)
             image.save(out_path, format="PNG", compress_level=self.options.compress_level)
         except OSError as exc:
             raise VisualsError(
                 f"could not write the image for scene {request.scene.index} to {out_path}: {exc}"
             ) from None
-        return SceneVisual(index=request.scene.index, path=out_path, width=w, height=h, credits=(CREDIT,))
+        return SceneVisual(index=request.scene.index, path=out_path, width=w, height=h, credits=(CREDIT,),
+                           layers=layers)  # fmt: skip
