@@ -41,8 +41,9 @@ Progress = Callable[[ProgressEvent], None]
 
 #: ffmpeg ``xfade`` transition for each overlapping ``Segment.transition``
 XFADE = {"crossfade": "fade", "slide": "slideleft", "wipe": "wipeleft", "zoom": "zoomin"}
-#: how head and tail frames are kept between the segment and its transitions: lossless, 4:2:0
-LOSSLESS = ["-c:v", "ffv1", "-pix_fmt", "yuv420p"]
+#: how head and tail frames are kept between the segment and its transitions: lossless, 4:2:0. x264's
+#: lossless mode at ``ultrafast`` encodes in about half FFV1's time (2.7 against 5 ms a 720p frame)
+LOSSLESS = ["-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p", "-threads", "1"]
 
 
 def transition_frames(seg: Segment, tl: Timeline) -> tuple[int, int]:
@@ -71,6 +72,11 @@ def _concat_list(paths: list[Path]) -> str:
     return "".join("file '" + str(p).replace("'", "'\\''") + "'\n" for p in paths)
 
 
+def _even_round(v: float, limit: int) -> int:
+    """The timeline document's pan rounding: to nearest (halves to even), clamped, then down to even."""
+    return max(0, min(limit, round(v))) // 2 * 2
+
+
 def _still_chain(seg: Segment, tl: Timeline, w: int, h: int, total: int | None = None) -> str:
     """Input 0 (a still) decoded once, converted to BT.709 YUV once, looped, then moved by ``zoompan``.
 
@@ -91,6 +97,15 @@ def _still_chain(seg: Segment, tl: Timeline, w: int, h: int, total: int | None =
         chain.append(f"gblur=sigma={seg.blur:.2f}")
     if seg.dim > 0:
         chain.append(f"eq=brightness={-seg.dim * 0.5:.3f}:saturation={1 - seg.dim * 0.4:.3f}")
+    if m.zoom_from == m.zoom_to and m.pan_from == m.pan_to:
+        # a still that does not move (a plan's backdrop: its layers carry the motion) is scaled and cropped
+        # once, before the loop, by the same formula (nothing is computed per frame, and x264 finds
+        # nothing moving under the layers)
+        sw, sh = max(w, 2 * int(w * m.zoom_from / 2)), max(h, 2 * int(h * m.zoom_from / 2))
+        x, y = _even_round((sw - w) * m.pan_from[0], sw - w), _even_round((sh - h) * m.pan_from[1], sh - h)
+        chain += [f"scale={sw}:{sh}:flags=bicubic", f"crop={w}:{h}:{x}:{y}",
+                  f"loop=loop={total - 1}:size=1:start=0", f"settb=1/{fps}", "setpts=N", "setsar=1"]  # fmt: skip
+        return ",".join(chain)
     chain += [
         f"loop=loop={total - 1}:size=1:start=0",
         f"settb=1/{fps}",

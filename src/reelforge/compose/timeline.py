@@ -44,6 +44,7 @@ TIGHT = (0.15, 0.10)  # margins used only when the normal ones can't fit the spe
 TITLE_MIN = 0.8  # a title card never gets shorter than this when scenes borrow its time
 FADE = 0.25
 OVERSCAN = 1.15  # stills are drawn this much larger than the frame, for Ken Burns room
+STILL = Motion(zoom_from=1.0, zoom_to=1.0)  # no Ken Burns: the whole still, scaled to the frame
 TRANSITION = 0.5  # seconds an overlapping transition lasts (at most a third of either scene)
 #: the transition ``auto`` picks for each style (``fade`` is the fade through black)
 STYLE_TRANSITIONS: dict[str, Transition] = {
@@ -223,7 +224,7 @@ def build_timeline(
                 start_frame=0,
                 frames=bounds[1] - bounds[0],
                 image=title_visual.path if card and title_visual else assets[0].visual.path,
-                motion=_motion(request.seed, -1, title=True),
+                motion=STILL if card else _motion(request.seed, -1, title=True),
                 fade_in=min(FADE, round(title_len / 4, 3)),
                 fade_out=min(FADE, round(title_len / 4, 3)),
                 text=None if card else storyboard.title,
@@ -253,6 +254,9 @@ def build_timeline(
                                           timed=request.karaoke))  # fmt: skip
             cursor += s.duration + min(narr.pause, MAX_PAUSE)
         all_cues.extend(cues)
+        # full-frame footage tells the story itself: the plan's layers go over stills only
+        footage = clip_layout == "clip" and i < len(scene_clips) and scene_clips[i] is not None
+        layers = () if footage else timeline_layers(a.visual, spoken, end - start, width, height, fit.lead)
         segments.append(
             Segment(
                 kind="scene",
@@ -260,15 +264,14 @@ def build_timeline(
                 start_frame=f0,
                 frames=f1 - f0,
                 image=a.visual.path,
-                motion=_motion(request.seed, i),
+                # a plan's backdrop stays still: its layers carry the motion (and x264 finds nothing moving
+                # under them, which keeps the render as fast per frame as the Ken Burns stills were)
+                motion=STILL if layers else _motion(request.seed, i),
                 fade_in=FADE,
                 fade_out=FADE,
                 cues=tuple(cues) if request.subtitles else (),
                 **_clip_fields(scene_clips[i] if i < len(scene_clips) else None, clip_layout, width, height),
-                # full-frame footage tells the story itself: the plan's layers go over stills only
-                layers=()
-                if clip_layout == "clip" and i < len(scene_clips) and scene_clips[i] is not None
-                else timeline_layers(a.visual, spoken, end - start, width, height, fit.lead),
+                layers=layers,
             )
         )
     audio = AudioPlan(

@@ -280,6 +280,10 @@ class IconIndex:
         self._word_icons = {w: np.array(ids, dtype=np.int64) for w, ids in by_word.items()}
         self._abstract = np.array([bool(_ABSTRACT.search(" ".join(i.names).lower())) for i in self.icons])
 
+    def is_sign(self, i: int) -> bool:
+        """Whether icon ``i`` is a sign or a shape (a button, a keycap, an arrow) rather than a thing."""
+        return bool(self._abstract[i])
+
     def embed_terms(self, terms: Sequence[str]) -> np.ndarray:
         """Term vectors, remembered: the scenes of one video share most of their terms."""
         with self._memo_lock:

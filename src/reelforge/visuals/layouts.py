@@ -358,13 +358,13 @@ def _hero(plan: VisualPlan, f: Frame, pal: Palette, icons: dict[str, Icon], spri
         hx, hy, hd = 0.5, 0.3, 0.62
         spots = [(0.27, 0.6), (0.73, 0.6)]
     elif support:
-        hx, hy, hd = (0.62 if mirror else 0.38), 0.36, 0.46
-        spots = [((0.2 if mirror else 0.8), 0.23), ((0.2 if mirror else 0.8), 0.52)]
+        hx, hy, hd = (0.62 if mirror else 0.38), 0.37, 0.46
+        spots = [((0.2 if mirror else 0.8), 0.19), ((0.2 if mirror else 0.8), 0.55)]
     else:
         hx, hy, hd = (0.56 if mirror else 0.44), 0.36, 0.52
         spots = []
     hero_icon = _icon_for(hero, icons)
-    sd = 0.27 if not f.portrait else 0.34
+    sd = 0.22 if not f.portrait else 0.3
     # connectors first (under the discs), drawn from the hero towards each supporting icon
     for k, it in enumerate(support):
         sx, sy = spots[k]

@@ -167,6 +167,8 @@ def _label(term: str) -> str:
     words = _WORD.findall(term)
     cut = next((k for k, w in enumerate(words) if k > 0 and w.lower() in _VERBS), len(words))
     words = words[:cut][-_LABEL_MAX_WORDS:]
+    while len(words) > 1 and words[-1].lower().endswith("ed"):  # "bicycles shaped": a verb, not a thing
+        words = words[:-1]
     text = " ".join(words)
     return text[:1].upper() + text[1:] if text else ""
 
@@ -522,7 +524,7 @@ def _options(ctx: _Context, scene: Scene, position: int, storyboard: Storyboard)
         return out
 
     def topical(c: _Candidate) -> float:
-        return c.topic + 0.3 * c.score
+        return c.topic + 0.15 * c.score
 
     if position == count - 1 and count >= 3:  # the closing card
         hero = max(found, key=topical, default=None)
@@ -553,12 +555,9 @@ def _options(ctx: _Context, scene: Scene, position: int, storyboard: Storyboard)
     ranked = sorted(found[:5], key=topical, reverse=True)
     ranked += [c for c in found[5:] if c not in ranked]
     for k, hero in enumerate(ranked):
-        if (
-            k > 0
-            and (hero.topic < 0.3 or hero.score < 0.6 or hero.relevance < SUPPORT_MEAN)
-            and not ctx.abstract_topic
-        ):
-            continue
+        weak = hero.topic < 0.3 or hero.score < 0.6 or hero.relevance < SUPPORT_MEAN
+        if k > 0 and ((weak and not ctx.abstract_topic) or ctx.index.is_sign(hero.icon)):
+            continue  # another subject must be clearly on topic, and a thing rather than a sign
         support: list[_Candidate] = []
         for c in found:
             if len(support) >= 2:
@@ -566,7 +565,7 @@ def _options(ctx: _Context, scene: Scene, position: int, storyboard: Storyboard)
             if c is hero or _same(ctx, c.icon, hero.icon) or any(_same(ctx, c.icon, o.icon) for o in support):
                 continue
             if (
-                c.score >= MATCH + 0.05
+                c.score >= MATCH + 0.1
                 and c.relevance >= SUPPORT_MEAN
                 and (ctx.abstract_topic or c.topic >= 0.2)
             ):
@@ -577,7 +576,7 @@ def _options(ctx: _Context, scene: Scene, position: int, storyboard: Storyboard)
         yield VisualPlan(layout="hero", items=tuple(items), variant=variant)
     # the key phrase, with the scene's subject small above it
     subject = max(found, key=topical, default=None)
-    yield VisualPlan(layout="phrase", text=_key_phrase(ctx, terms, scene)[:120],
+    yield VisualPlan(layout="phrase", text=_key_phrase(ctx, _scene_terms(scene), scene)[:120],
                      items=(_item(ctx, subject, subject.term),) if subject else (), variant=position % 2)  # fmt: skip
 
 
@@ -585,7 +584,8 @@ def _key_phrase(ctx: _Context, terms: Sequence[str], scene: Scene) -> str:
     """The scene's key term: of the terms not shown yet and not just the title's words, the one closest to
     what the scene says."""
     title = {_singular(w) for w in _content_words(ctx.title)}
-    fresh = [t for t in terms if t.lower() not in ctx.used_terms and 1 <= len(t.split()) <= 4]
+    fresh = [_label(t).lower() for t in terms]
+    fresh = [t for t in dict.fromkeys(fresh) if t and t not in ctx.used_terms and 1 <= len(t.split()) <= 4]
     fresh += [k.lower() for k in scene.keywords if k.lower() not in ctx.used_terms and k.lower() not in fresh]
     fresh = [t for t in fresh if not {_singular(w) for w in _content_words(t)} <= title] or fresh
     if not fresh:
@@ -665,6 +665,6 @@ def plan_title(storyboard: Storyboard, index: IconIndex) -> VisualPlan:
     ctx = new_context(index, storyboard.title)
     terms = _refine(ctx, _terms(storyboard.title)) + _refine(ctx, _terms(storyboard.prompt))
     found = [c for c in _best_icons(ctx, terms, ctx.topic_vec) if c is not None]
-    best = max(found, key=lambda c: c.topic + 0.3 * c.score, default=None)
+    best = max(found, key=lambda c: c.topic + 0.15 * c.score, default=None)
     items = (_item(ctx, best, best.term),) if best else ()
     return VisualPlan(layout="phrase", text=storyboard.title[:120], items=items)
