@@ -301,3 +301,23 @@ def test_revise_shortens_or_trims() -> None:
     assert word_count(short.narration) <= 12 and short.index == 1 and short.visual == "bees"
     trimmed = StoryboardBuilder(lambda a: "Sure! Here it is.", req, writer="fake").revise(scene, 12)
     assert trimmed.narration == SENTENCES[0]  # whole leading sentences within the limit
+
+
+def test_a_models_proposed_visual_plan_is_taken_only_when_the_narration_backs_it() -> None:
+    from reelforge.script.llm import proposed_plan
+
+    said = "Bees turn nectar into honey. A hive makes up to 100 pounds a year."
+    plan = proposed_plan({"layout": "process", "elements": ["nectar", "honey", "rainbow"]}, said)
+    assert plan is not None and plan.layout == "process"
+    assert [i.label for i in plan.items] == ["nectar", "honey"]  # "rainbow" is not said: dropped
+    assert all(i.icon is None for i in plan.items)  # icons are the planner's to pick
+    stat = proposed_plan({"layout": "stat", "elements": ["hive"], "number": "100", "unit": "pounds"}, said)
+    assert stat is not None and stat.number == "100" and stat.unit == "pounds"
+    assert (
+        proposed_plan({"layout": "stat", "number": "250"}, said) is None
+    )  # a number the narration never says
+    assert (
+        proposed_plan({"layout": "comparison", "elements": ["honey"]}, said) is None
+    )  # one side is no comparison
+    assert proposed_plan({"layout": "spiral", "elements": ["honey"]}, said) is None
+    assert proposed_plan(None, said) is None

@@ -31,7 +31,7 @@ from pydantic import Field
 
 from ..backend import Backend, BackendOptions
 from ..errors import ScriptError
-from ..models import Request, Scene, Storyboard
+from ..models import LAYOUTS, PlanItem, Request, Scene, Storyboard, VisualPlan
 from ..text import clean, split_sentences, word_count
 from .plan import DEFAULT_WPS, plan_durations, scene_roles, word_budget
 from .template import STOPWORDS, TemplatePieces, Topic, analyse_topic, title_case, trim_to_words
@@ -225,11 +225,15 @@ def storyboard_schema() -> dict[str, Any]:
     scene = {
         "type": "object",
         "additionalProperties": False,
-        "required": ["narration", "visual", "keywords"],
+        "required": ["narration", "visual", "keywords", "layout", "elements", "number", "unit"],
         "properties": {
             "narration": {"type": "string"},
             "visual": {"type": "string"},
             "keywords": {"type": "array", "items": {"type": "string"}},
+            "layout": {"type": "string", "enum": [lay for lay in LAYOUTS if lay != "closing"]},
+            "elements": {"type": "array", "items": {"type": "string"}},
+            "number": {"type": "string"},
+            "unit": {"type": "string"},
         },
     }
     return {
@@ -252,10 +256,42 @@ def storyboard_messages(prompt: str, plan: Sequence[ScenePlan]) -> list[Message]
         "Reply with JSON only, in this shape: "
         '{"title": "a short catchy title, at most 7 words", "scenes": [{"narration": "the words the '
         'narrator says: complete sentences, within the scene\'s word limit", "visual": "one sentence '
-        'describing the picture shown", "keywords": ["3 to 5 search keywords for the picture"]}]}.\n'
+        'describing the picture shown", "keywords": ["3 to 5 search keywords for the picture"], "layout": '
+        '"how the picture is laid out: hero (one subject), process (A turns into B), comparison (A vs B), '
+        'list (the points the narration names), stat (a number the narration says), phrase (a key phrase)", '
+        '"elements": ["1 to 4 short labels of the things shown, in the order the narration names them, '
+        'each 1 to 3 words the narration uses"], "number": "for stat: the number as the narration writes '
+        'it, else empty", "unit": "for stat: what it counts, else empty"}]}.\n'
         "Every scene must say something new; do not repeat earlier scenes."
     )
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+
+def proposed_plan(candidate: dict[str, Any] | None, narration: str) -> VisualPlan | None:
+    """The visual plan a model proposed for a scene, when it is usable as a start: a known layout, labels
+    the narration says, a number the narration says. The visual planner then picks the icons and repairs
+    the rest; anything doubtful is left to it (``None``)."""
+    if not candidate:
+        return None
+    layout = candidate.get("layout")
+    if layout not in LAYOUTS or layout == "closing":
+        return None
+    said = narration.lower()
+    raw = candidate.get("elements")
+    labels = [clean(e)[:60] for e in raw if isinstance(e, str)] if isinstance(raw, list) else []
+    labels = [e for e in labels if e and e.lower() in said][:4]
+    number = str(candidate.get("number") or "")
+    unit = str(candidate.get("unit") or "")
+    if layout == "stat" and (not number or number not in narration):
+        return None
+    if layout in ("process", "comparison", "list") and len(labels) < 2:
+        return None
+    if layout in ("hero", "phrase") and not labels:
+        return None
+    items = tuple(PlanItem(label=e, icon=None, cue=e) for e in labels)
+    if layout == "phrase":
+        return VisualPlan(layout="phrase", text=labels[0], items=())
+    return VisualPlan(layout=layout, items=items, number=number[:20] or None, unit=clean(unit)[:40])
 
 
 @dataclass
@@ -821,7 +857,8 @@ class StoryboardBuilder:
             visual, keywords = self.visual(i, narrations[i], visuals, candidates[i])
             visuals.append(visual)
             scenes.append(Scene(index=i, role=p.role, narration=narrations[i], visual=visual,
-                                keywords=keywords, duration=p.duration))  # fmt: skip
+                                keywords=keywords, duration=p.duration,
+                                plan=proposed_plan(candidates[i], narrations[i])))  # fmt: skip
         pieces = 1 + 2 * n
         log.info("%s wrote %d of %d pieces%s", self.writer, pieces - len(self.fallbacks), pieces,
                  f"; the template wrote: {', '.join(self.fallbacks)}" if self.fallbacks else "")  # fmt: skip
