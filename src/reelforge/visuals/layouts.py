@@ -425,6 +425,17 @@ def _process(plan: VisualPlan, f: Frame, pal: Palette, icons: dict[str, Icon], s
     else:
         step = (pos[1][0] - pos[0][0]) * f.w if n > 1 else f.w * 0.3
         d = min(0.3 * f.u, step * 0.6)
+    # each step's main sprite first (a badge, or its words on a card when it has no icon): the arrows run
+    # between their edges
+    mains: list[Image.Image] = []
+    for k, it in enumerate(items):
+        ic = _icon_for(it, icons)
+        if ic is not None:
+            mains.append(badge(ic, round(d), pal, tint if k == 0 else None, sprite))
+        else:
+            mains.append(
+                pill(it.label, round(f.u * 0.06), round(min(step * 0.9, f.w * 0.4)), pal, max_lines=3)
+            )
     out: list[Placed] = []
     for k, it in enumerate(items):
         x, y = pos[k]
@@ -432,18 +443,21 @@ def _process(plan: VisualPlan, f: Frame, pal: Palette, icons: dict[str, Icon], s
         order = 2 * k
         if k > 0:  # the arrow from the previous step draws itself just before this one comes in
             px, py = pos[k - 1]
+            thick = max(3, round(f.u * 0.014))
             if f.portrait:
-                length = round(step - d * 1.05)
-                img = arrow(max(8, length), max(3, round(f.u * 0.014)), pal, vertical=True)
+                reach = (mains[k - 1].height + mains[k].height) / 2 * 0.86
+                img = arrow(max(8, round(step - reach - f.u * 0.03)), thick, pal, vertical=True)
                 out.append(Placed(img, x, (py + y) / 2, it.cue or it.label, order - 1, "draw", f"arrow:{k}",
                                   reveal_axis="y"))  # fmt: skip
             else:
-                length = round(step - d * 1.05)
-                img = arrow(max(8, length), max(3, round(f.u * 0.014)), pal)
-                out.append(Placed(img, (px + x) / 2, y, it.cue or it.label, order - 1, "draw", f"arrow:{k}"))
+                reach = (mains[k - 1].width + mains[k].width) / 2 * 0.86
+                img = arrow(max(8, round(step - reach - f.u * 0.03)), thick, pal)
+                gap = (mains[k - 1].width - mains[k].width) / 4 / f.w  # centred between the two edges
+                out.append(
+                    Placed(img, (px + x) / 2 + gap, y, it.cue or it.label, order - 1, "draw", f"arrow:{k}")
+                )
         if ic is not None:
-            out.append(Placed(badge(ic, round(d), pal, tint if k == 0 else None, sprite), x, y, it.cue or it.label,
-                              order, "pop", f"icon:{it.label}"))  # fmt: skip
+            out.append(Placed(mains[k], x, y, it.cue or it.label, order, "pop", f"icon:{it.label}"))
             if f.portrait:
                 img = pill(it.label, round(f.u * 0.05), round(f.w * 0.36), pal)
                 lx = x + (d / 2 + f.u * 0.03 + img.width / 2) / f.w
@@ -453,8 +467,7 @@ def _process(plan: VisualPlan, f: Frame, pal: Palette, icons: dict[str, Icon], s
                 out.append(_label_below(it, f, pal, x, y + d * 0.5 / f.h + 0.03, min(0.3, step / f.w * 0.95), order,
                                         0.045))  # fmt: skip
         else:
-            img = pill(it.label, round(f.u * 0.06), round(min(step * 0.9, f.w * 0.4)), pal, max_lines=3)
-            out.append(Placed(img, x, y, it.cue or it.label, order, "pop", f"label:{it.label}"))
+            out.append(Placed(mains[k], x, y, it.cue or it.label, order, "pop", f"label:{it.label}"))
     return out
 
 

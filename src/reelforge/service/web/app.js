@@ -8,6 +8,7 @@ const STAGES = [
   ["audio", "Sound mix"], ["render", "Rendering"], ["mux", "Finish"],
 ];
 const TERMINAL = new Set(["done", "failed", "cancelled"]);
+const LAYOUTS = ["hero", "process", "comparison", "list", "stat", "phrase", "closing"];
 
 const state = {
   token: localStorage.getItem("reelforge-token") || "",
@@ -16,7 +17,7 @@ const state = {
   hls: null,
   playing: null, // "hls" | "mp4" | null
   storyboard: null, // as loaded
-  edits: new Map(), // scene index -> {narration, visual}
+  edits: new Map(), // scene index -> {narration, visual, plan?}
   refreshTimer: null,
   browser: { busy: false, jobId: null, url: null }, // the render in this browser
 };
@@ -467,8 +468,21 @@ async function loadStoryboard() {
         <div class="sb-meta"></div>
         <label>Narration</label><textarea rows="3" data-field="narration"></textarea>
         <label>Picture</label><textarea rows="2" data-field="visual"></textarea>
+        <label>Layout</label><select data-field="layout"></select>
       </div>`;
-    li.querySelector(".sb-meta").textContent = `Scene ${s.index + 1} · ${s.role} · ${s.duration.toFixed(1)} s`;
+    const shows = s.plan ? (s.plan.items || []).map((it) => it.label).concat(s.plan.number ? [`${s.plan.number} ${s.plan.unit || ""}`.trim()] : []).join(", ") : "";
+    li.querySelector(".sb-meta").textContent =
+      `Scene ${s.index + 1} · ${s.role} · ${s.duration.toFixed(1)} s` + (shows ? ` · shows ${shows}` : "");
+    const select = li.querySelector("select");
+    for (const name of LAYOUTS) {
+      const opt = document.createElement("option");
+      opt.value = name;
+      opt.textContent = name;
+      select.appendChild(opt);
+    }
+    select.value = s.plan ? s.plan.layout : "hero";
+    select.disabled = !s.plan;
+    select.addEventListener("change", () => noteEdit(s.index));
     const img = li.querySelector("img");
     img.alt = `Scene ${s.index + 1}`;
     img.onerror = () => { img.hidden = true; li.querySelector(".ph").hidden = false; };
@@ -488,8 +502,10 @@ function noteEdit(i) {
   const orig = state.storyboard.scenes[i];
   const narration = li.querySelector('[data-field="narration"]').value;
   const visual = li.querySelector('[data-field="visual"]').value;
-  if (narration.trim() === orig.narration && visual.trim() === orig.visual) state.edits.delete(i);
-  else state.edits.set(i, { narration, visual });
+  const layout = li.querySelector('[data-field="layout"]').value;
+  const relaid = orig.plan && layout !== orig.plan.layout;
+  if (narration.trim() === orig.narration && visual.trim() === orig.visual && !relaid) state.edits.delete(i);
+  else state.edits.set(i, relaid ? { narration, visual, plan: { ...orig.plan, layout } } : { narration, visual });
   li.classList.toggle("changed", state.edits.has(i));
   updateRerender();
 }
