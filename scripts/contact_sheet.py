@@ -1,6 +1,6 @@
 """A contact sheet of a rendered video: the title card and one frame of every scene, with what it says.
 
-    python scripts/contact_sheet.py bees.mp4 [-o docs/illustrated-bees.png] [--width 1960] [--label TEXT]
+    python scripts/contact_sheet.py bees.mp4 [-o docs/plans-bees.jpg] [--width 1960] [--label TEXT]
                                              [--at 0.8]
 
 Each scene's frame is taken ``--at`` of the way through it (default 0.8: after its elements have come in,
