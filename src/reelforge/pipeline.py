@@ -144,6 +144,8 @@ class Pipeline:
         self._abort = threading.Event()
         self.timings: dict[str, float] = {}
         self._writer: Any = None  # the script writer of the last write_storyboard (for revisions)
+        self._footage: Any = None  # the online footage source (``stock``, ``auto``), once looked up
+        self._footage_checked = False
 
     # -- backends -------------------------------------------------------------------------------
 
@@ -360,12 +362,24 @@ class Pipeline:
         self._timed("music", t0)
         return MusicTrack(path=entry / "music.wav", **meta)
 
+    def footage(self) -> Any:
+        """The online footage source when ``images`` names one (``stock``; ``auto``), else None: it finds a
+        clip per scene (``find_clips``), and its ``stills`` backend draws the pictures."""
+        if not self._footage_checked:
+            make = getattr(self.registry.get("visuals", self.settings.images), "from_settings", None)
+            self._footage = make(self.settings) if make is not None else None
+            self._footage_checked = True
+        return self._footage
+
     def images(self) -> Any:
-        """The configured visuals backend (given the cache's folder for its embeddings, if it wants one)."""
-        images_cls = self.registry.get("visuals", self.settings.images)
+        """The visuals backend that draws the stills: the configured one, or the ``stills`` of an online
+        footage source (given the cache's folder for its embeddings, if it wants one)."""
+        footage = self.footage()
+        name = footage.stills if footage is not None else self.settings.images
+        images_cls = self.registry.get("visuals", name)
         wants_dir = "cache_dir" in getattr(images_cls.Options, "model_fields", {})  # e.g. icon embeddings
-        wants_dir = wants_dir and "cache_dir" not in self.settings.options_for(self.settings.images)
-        return self.backend("visuals", self.settings.images,
+        wants_dir = wants_dir and "cache_dir" not in self.settings.options_for(name)
+        return self.backend("visuals", name,
                             cache_dir=str(self.settings.cache_dir / "embeddings") if wants_dir else None)  # fmt: skip
 
     def plan_visuals(self, storyboard: Storyboard, images: Any = None) -> Storyboard:
@@ -481,6 +495,7 @@ class Pipeline:
             crf=st.crf,
             workers=st.jobs or None,
         )
+        footage = self.footage()  # an online footage source without a key fails here, before any work
         written = storyboard is None
         if storyboard is None:
             storyboard = self.write_storyboard(request)
@@ -489,17 +504,24 @@ class Pipeline:
                 request = request.model_copy(update={"duration": storyboard.duration})
             storyboard = self.plan_visuals(storyboard)
         self._check_cancel()
+        clips: list[Any] = []
+        if footage is not None:  # stock footage per scene, before the heavy work: a refused key stops early
+            t0 = time.perf_counter()
+            clips = footage.find_clips(request, storyboard, cache=self.cache, library_dir=st.library_dir,
+                                       progress=self.progress)  # fmt: skip
+            self._timed("clips", t0)
+            self._check_cancel()
         assets, music, title_visual = self.assets(request, storyboard)
         if written:  # a storyboard the user gave is rendered as written
             storyboard, assets = self.shorten_overruns(request, storyboard, assets)
         self._check_cancel()
 
-        clips: list[Any] = []
         if st.library:  # per-scene clips from a library (each scene's own query; cached by library version)
             from .library.retrieve import scene_clips
+            from .library.stock import merge_clips
 
             t0 = time.perf_counter()
-            clips = scene_clips(st, self.cache, storyboard, self.progress)
+            clips = merge_clips(clips, scene_clips(st, self.cache, storyboard, self.progress))
             self._timed("clips", t0)
         if release_models:
             from .resources import release_models as release
@@ -542,6 +564,7 @@ class Pipeline:
                     "script": fitted.writer,
                     "narration": self.settings.tts,
                     "visuals": self.settings.images,
+                    **({"stills": footage.stills} if footage is not None else {}),
                     "music": None if self.settings.no_music else self.settings.music,
                     "compose": composer.identity(),
                 },

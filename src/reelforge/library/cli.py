@@ -233,29 +233,35 @@ def rebuild(
 @app.command()
 def fetch(
     query: Annotated[str, typer.Argument(help="What to search for, e.g. 'ocean waves'.")],
-    source: Annotated[str, typer.Option(help="Online source (pexels).")] = "pexels",
+    source: Annotated[str, typer.Option(help="Online source: pexels or pixabay.")] = "pexels",
     n: Annotated[int, typer.Option("-n", help="How many videos.")] = 10,
     base_url: Annotated[
-        str | None, typer.Option(help="API base URL (default: Pexels' own; $PEXELS_BASE_URL).")
+        str | None,
+        typer.Option(help="API base URL (default: the source's own; $PEXELS_BASE_URL, $PIXABAY_BASE_URL)."),
     ] = None,
     library: NameOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Download matching videos (up to 1080p) from an online source into the library and index them.
-    Needs PEXELS_API_KEY."""
+    Needs PEXELS_API_KEY (or PIXABAY_API_KEY for --source pixabay)."""
 
     def go() -> None:
-        if source != "pexels":
-            _fail(f"unknown source '{source}'; available: pexels")
-        from .pexels import fetch as pexels_fetch
+        from ..config import load_settings
+        from .sources import SOURCES, make_source
+        from .sources import fetch as fetch_from
 
+        if source not in SOURCES:
+            _fail(f"unknown source '{source}'; available: {', '.join(SOURCES)}")
+        opts = {**load_settings(config).options_for(source), **({"base_url": base_url} if base_url else {})}
+        opts.setdefault("timeout", 60.0)
+        src = make_source(source, opts)
         with _open(library, config, create=True) as lib:
 
             def progress(done: int, total: int, name: str) -> None:
                 err.print(f"[{done}/{total}] {name}", highlight=False, markup=False)
 
-            r = pexels_fetch(lib, query, n, base_url=base_url, progress=progress if not as_json else None)
+            r = fetch_from(lib, src, query, n, progress=progress if not as_json else None)
         if as_json:
             sys.stdout.write(json.dumps({"downloaded": [str(p) for p in r.downloaded],
                                          "present": [str(p) for p in r.present],

@@ -355,8 +355,8 @@ def _hero(plan: VisualPlan, f: Frame, pal: Palette, icons: dict[str, Icon], spri
     mirror = plan.variant % 2 == 1
     out: list[Placed] = []
     if f.portrait:
-        hx, hy, hd = 0.5, 0.3, 0.62
-        spots = [(0.27, 0.6), (0.73, 0.6)]
+        hx, hy, hd = 0.5, 0.25, 0.52
+        spots = [(0.27, 0.62), (0.73, 0.62)]
     elif support:
         hx, hy, hd = (0.62 if mirror else 0.38), 0.37, 0.46
         spots = [((0.2 if mirror else 0.8), 0.19), ((0.2 if mirror else 0.8), 0.55)]
@@ -475,9 +475,9 @@ def _comparison(plan: VisualPlan, f: Frame, pal: Palette, icons: dict[str, Icon]
                 sprite: Callable[..., Image.Image], tint: RGB | None, title: str) -> list[Placed]:  # fmt: skip
     items = list(plan.items)[:2]
     if f.portrait:
-        pos = [(0.5, 0.24), (0.5, 0.6)]
-        vs = (0.5, 0.42)
-        d = 0.42 * f.u
+        pos = [(0.5, 0.19), (0.5, 0.62)]
+        vs = (0.5, 0.43)
+        d = 0.36 * f.u
     else:
         pos = [(0.26, 0.4), (0.74, 0.4)]
         vs = (0.5, 0.4)
@@ -557,7 +557,7 @@ def _stat(plan: VisualPlan, f: Frame, pal: Palette, icons: dict[str, Icon], spri
     subject = plan.items[0] if plan.items else None
     ic = _icon_for(subject, icons) if subject else None
     if f.portrait:
-        bx, by, nx, ny = 0.5, 0.2, 0.5, 0.43
+        bx, by, nx, ny = 0.5, 0.17, 0.5, 0.47
     elif ic is not None:
         bx, by, nx, ny = 0.24, 0.4, 0.62, 0.36
     else:
