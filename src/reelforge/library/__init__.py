@@ -3,7 +3,8 @@
 ``Library`` (add, search, remove, rebuild, stats) in ``library.py``; probing in ``probe.py``; one-pass
 frame sampling and shot detection in ``sampling.py``; names and captions in ``describe.py``; embedders in
 ``features.py``; SQLite in ``store.py``; FAISS in ``index.py``; per-scene retrieval in ``retrieve.py``;
-the Pexels source in ``pexels.py``; the ``reelforge library`` commands in ``cli.py``.
+the online sources in ``sources.py`` (shared: candidates, retries, downloads), ``pexels.py`` and ``pixabay.py``;
+stock footage per scene (``--images stock``) in ``stock.py``; the ``reelforge library`` commands in ``cli.py``.
 
 Importing this package is cheap: FAISS, PyAV and the embedder load only when ``Library`` is first used.
 """
