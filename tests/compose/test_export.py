@@ -4,10 +4,11 @@ committed JSON Schema is the model's."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from reelforge.compose.export import asset_names, asset_paths, timeline_for_browser
-from reelforge.models import AudioClip, AudioPlan, Cue, Motion, Segment, Timeline
+from reelforge.models import AudioClip, AudioPlan, Cue, Keyframe, Layer, Motion, Segment, Timeline
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -119,3 +120,74 @@ def test_committed_json_schema_is_the_models() -> None:
     )
     assert committed["$id"].endswith("timeline.schema.json")
     assert committed["properties"]["schema"]["const"] == "reelforge.timeline/1"
+
+
+def _with_layers(tmp: Path) -> Timeline:
+    """The timeline with an icon and a counter over scene 0, and an arrow over scene 1 that reuses scene 0's still
+    as its image (one file, one asset)."""
+    tl = _timeline(tmp)
+    icon = Layer(image=tmp / "icon.png", width=96, height=96,
+                 keyframes=(Keyframe(t=0.2, x=100, y=80, scale=0.6, opacity=0, ease="out"),
+                            Keyframe(t=0.55, x=100, y=80)))  # fmt: skip
+    counter = Layer(image=tmp / "n0.png", width=64, height=40, frames=(tmp / "n0.png", tmp / "n1.png", tmp / "n 2?.PNG"),
+                    frame_times=(0.3, 0.6, 0.9), keyframes=(Keyframe(t=0, x=300, y=60),))  # fmt: skip
+    arrow = Layer(image=tmp / "a.png", width=40, height=10, reveal_axis="y",
+                  keyframes=(Keyframe(t=0, x=20, y=20, reveal=0, ease="inout"), Keyframe(t=1, x=20, y=20)))  # fmt: skip
+    segs = list(tl.segments)
+    segs[1] = segs[1].model_copy(update={"layers": (icon, counter)})
+    segs[2] = segs[2].model_copy(update={"layers": (arrow,), "transition": "slide", "transition_frames": 10})
+    return tl.model_copy(update={"segments": tuple(segs)})
+
+
+def test_layer_images_become_urls(tmp_path: Path) -> None:
+    tl = _with_layers(tmp_path)
+    names = asset_names(tl)
+    by_path = {p: n for n, p in names.items()}
+    doc = timeline_for_browser(tl, lambda p: f"assets/{by_path[p]}")
+    layers = doc["segments"][1]["layers"]
+    assert [ly["image"] for ly in layers] == [
+        f"assets/{by_path[tmp_path / 'icon.png']}",
+        f"assets/{by_path[tmp_path / 'n0.png']}",
+    ]
+    assert layers[1]["frames"] == [
+        f"assets/{by_path[tmp_path / n]}" for n in ("n0.png", "n1.png", "n 2?.PNG")
+    ]
+    assert (
+        doc["segments"][2]["layers"][0]["image"] == "assets/0.png"
+    )  # a.png: the still it shares a file with
+    assert doc["segments"][2]["transition"] == "slide" and doc["segments"][2]["transition_frames"] == 10
+    assert str(tmp_path) not in json.dumps(doc)
+    # every URL in the document is an asset name, and every asset is used
+    urls = set(re.findall(r'"assets/([^"]+)"', json.dumps(doc)))
+    assert urls == set(names)
+    # everything else of a layer is the server's, field for field
+    plain = tl.model_dump(mode="json", by_alias=True)["segments"][1]["layers"]
+    for got, orig in zip(layers, plain, strict=True):
+        assert {k: v for k, v in got.items() if k not in ("image", "frames")} == {
+            k: v for k, v in orig.items() if k not in ("image", "frames")
+        }
+    back = Timeline.model_validate(doc)
+    assert back.segments[1].layers[1].frame_times == (0.3, 0.6, 0.9)
+
+
+def test_layer_assets_are_named_in_first_use_order(tmp_path: Path) -> None:
+    tl = _with_layers(tmp_path)
+    paths = asset_paths(tl)
+    assert paths == [
+        tmp_path / n for n in ("a.png", "icon.png", "n0.png", "n1.png", "n 2?.PNG", "b.PNG", "clip.mp4")
+    ] + [tmp_path / "s0.wav", tmp_path / "s1.wav", tmp_path / "music.wav"]
+    names = asset_names(tl)
+    assert list(names) == [
+        "0.png",
+        "1.png",
+        "2.png",
+        "3.png",
+        "4.png",
+        "5.png",
+        "6.mp4",
+        "7.wav",
+        "8.wav",
+        "9.wav",
+    ]
+    assert all(re.fullmatch(r"\d+(\.[a-z0-9]+)?", n) for n in names)  # safe: no path, no odd characters
+    assert list(names.values()) == paths  # unique: one name per file

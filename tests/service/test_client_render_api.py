@@ -87,6 +87,7 @@ def test_timeline_has_relative_asset_urls_and_each_asset_is_served(job: Any) -> 
     names = asset_names(saved_timeline(job))
     urls = [s["image"] for s in doc["segments"]] + [c["path"] for c in doc["audio"]["narration"]]
     urls += [doc["audio"]["music"]] if doc["audio"]["music"] else []
+    urls += [u for s in doc["segments"] for layer in s["layers"] for u in (layer["image"], *layer["frames"])]
     assert set(urls) == {f"assets/{n}" for n in names}
     assert "/" not in json.dumps(urls).replace("assets/", "")  # no server path leaks
     base = f"http://testserver/v1/videos/{job_id}/timeline"

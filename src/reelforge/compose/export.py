@@ -1,5 +1,5 @@
 """The timeline as the browser renderer reads it: the same document the server renders, with every asset
-path (stills, clips, narration, music) rewritten to a URL the browser can fetch.
+path (stills, clips, layer images, narration, music) rewritten to a URL the browser can fetch.
 
 The schema is documented in docs/timeline-schema.md (JSON Schema: docs/timeline.schema.json).
 """
@@ -39,6 +39,9 @@ def timeline_for_browser(timeline: Timeline, url_for: UrlFor) -> dict[str, Any]:
     for seg, model in zip(doc["segments"], timeline.segments, strict=True):
         seg["image"] = url(model.image)
         seg["clip"] = url(model.clip)
+        for layer, model_layer in zip(seg["layers"], model.layers, strict=True):
+            layer["image"] = url(model_layer.image)
+            layer["frames"] = [url(f) for f in model_layer.frames]
     audio = doc["audio"]
     for clip, model_clip in zip(audio["narration"], timeline.audio.narration, strict=True):
         clip["path"] = url(model_clip.path)
@@ -47,12 +50,17 @@ def timeline_for_browser(timeline: Timeline, url_for: UrlFor) -> dict[str, Any]:
 
 
 def asset_paths(timeline: Timeline) -> list[Path]:
-    """Every distinct asset file the timeline refers to, in first-use order."""
+    """Every distinct asset file the timeline refers to, in first-use order: each segment's still, clip and
+    layer images (a layer's ``image``, then a counter's ``frames``), then the narration and the music."""
     seen: dict[Path, None] = {}
     for seg in timeline.segments:
         seen.setdefault(seg.image)
         if seg.clip is not None:
             seen.setdefault(seg.clip)
+        for layer in seg.layers:
+            seen.setdefault(layer.image)
+            for f in layer.frames:
+                seen.setdefault(f)
     for clip in timeline.audio.narration:
         seen.setdefault(clip.path)
     if timeline.audio.music is not None:

@@ -21,8 +21,8 @@ export async function fetchBytes(url: string, what: string): Promise<Blob> {
   return res.blob();
 }
 
-export async function loadStill(url: string): Promise<Still> {
-  const blob = await fetchBytes(url, "the still");
+export async function loadStill(url: string, what = "the still"): Promise<Still> {
+  const blob = await fetchBytes(url, what);
   const bmp = await createImageBitmap(blob, { colorSpaceConversion: "none", premultiplyAlpha: "none" });
   return { image: bmp, width: bmp.width, height: bmp.height, close: () => bmp.close() };
 }

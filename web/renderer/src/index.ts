@@ -8,9 +8,11 @@
 // clips, text, encoding, muxing) runs in the worker when the browser can, else on the main thread.
 import { mixAudio } from "./audio";
 import { chooseCodecs, type CodecChoice } from "./codecs";
+import { layerState } from "./layers";
 import { duckBreakpoints, fadeFactor, kenBurns, mergeIntervals, styleMetrics } from "./math";
 import { renderCore, type CoreOptions, type CoreResult, type Progress, type RenderStats } from "./render";
 import { normalize, resolveUrls, type Timeline } from "./timeline";
+import { progress as transitionProgress } from "./transitions";
 
 export const VERSION = "1";
 
@@ -156,6 +158,6 @@ if (isWorker) {
     codecsFor,
     supported,
     // the server-parity helpers, for tests
-    internals: { duckBreakpoints, mergeIntervals, styleMetrics, kenBurns, fadeFactor, normalize },
+    internals: { duckBreakpoints, mergeIntervals, styleMetrics, kenBurns, fadeFactor, normalize, layerState, transitionProgress },
   };
 }

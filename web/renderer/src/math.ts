@@ -45,6 +45,34 @@ export function kenBurns(m: Motion, n: number, frames: number, w: number, h: num
   return { sw, sh, x: cx, y: cy };
 }
 
+export interface Window {
+  x: number; // the part of the still (its own pixels) scaled to the frame
+  y: number;
+  w: number;
+  h: number;
+}
+
+/** Ken Burns of a moving still as the server draws it (compose/ffmpeg.py _still_chain, ffmpeg's zoompan): at frame n
+ * (n may pass the segment's end, for a transition) the zoom z (clamped to 1..10) shows a window of
+ * trunc(iw/z) x trunc(ih/z) pixels of the still, at (iw − iw/z)·px, (ih − ih/z)·py clamped inside it, truncated
+ * and then rounded down to even (4:2:0), scaled (bicubic) to the frame. */
+export function zoompanWindow(m: Motion, n: number, frames: number, iw: number, ih: number): Window {
+  const span = Math.max(frames - 1, 1);
+  const z = Math.min(10, Math.max(1, fixed(m.zoom_from, 5) + (fixed(m.zoom_to - m.zoom_from, 5) * n) / span));
+  const px = fixed(m.pan_from[0], 4) + (fixed(m.pan_to[0] - m.pan_from[0], 4) * n) / span;
+  const py = fixed(m.pan_from[1], 4) + (fixed(m.pan_to[1] - m.pan_from[1], 4) * n) / span;
+  const w = Math.trunc(iw * (1 / z));
+  const h = Math.trunc(ih * (1 / z));
+  const x = Math.trunc(Math.min(Math.max((iw - iw / z) * px, 0), Math.max(iw - w, 0))) & ~1;
+  const y = Math.trunc(Math.min(Math.max((ih - ih / z) * py, 0), Math.max(ih - h, 0))) & ~1;
+  return { x, y, w, h };
+}
+
+/** Does the still move? (The server scales and crops a still that does not once, by `kenBurns`.) */
+export function moves(m: Motion): boolean {
+  return m.zoom_from !== m.zoom_to || m.pan_from[0] !== m.pan_to[0] || m.pan_from[1] !== m.pan_to[1];
+}
+
 /** The brightness factor of ffmpeg's fade filters (to black) at segment time t, seconds. */
 export function fadeFactor(t: number, duration: number, fadeIn: number, fadeOut: number): number {
   let f = 1;

@@ -5,6 +5,7 @@ import {
   EncodedAudioPacketSource,
   EncodedPacket,
   EncodedVideoPacketSource,
+  type VideoSample,
   Mp4OutputFormat,
   Output,
   WebMOutputFormat,
@@ -13,9 +14,11 @@ import { encodeAudio } from "./audio";
 import { ClipReader, clipFrame, drawFit } from "./clips";
 import { chooseCodecs, type CodecOptions } from "./codecs";
 import { loadStill, titleBackground, type Still } from "./image";
-import { fadeFactor, kenBurns } from "./math";
+import { drawLayer, type LayerImages } from "./layers";
+import { fadeFactor, kenBurns, moves, zoompanWindow } from "./math";
 import { TextPainter, loadFont } from "./text";
 import type { Segment, Timeline } from "./timeline";
+import { mixTransition } from "./transitions";
 
 export interface Progress {
   stage: "prepare" | "audio" | "video" | "mux" | "done";
@@ -55,15 +58,15 @@ const AUDIO_SHARE = 0.05; // of the progress bar
 
 class Stills {
   private readonly cache = new Map<string, Promise<Still>>();
-  get(url: string): Promise<Still> {
+  get(url: string, what = "the still"): Promise<Still> {
     let p = this.cache.get(url);
     if (!p) {
-      p = loadStill(url);
+      p = loadStill(url, what);
       this.cache.set(url, p);
     }
     return p;
   }
-  /** Drop every still not in `keep` (bounded memory on long timelines). */
+  /** Drop every image not in `keep` (bounded memory on long timelines). */
   async retain(keep: Set<string>): Promise<void> {
     for (const [url, p] of [...this.cache]) {
       if (!keep.has(url)) {
@@ -74,6 +77,11 @@ class Stills {
   }
 }
 
+/** Every image a segment draws: its still and its layers' images. */
+function segmentImages(seg: Segment): string[] {
+  return [seg.image, ...seg.layers.flatMap((l) => (l.frames.length > 0 ? l.frames : [l.image]))];
+}
+
 /** Bilinear is as good as bicubic for the small scale factors of Ken Burns (stills are drawn 15 % larger than the
  * frame) and four times faster; a much larger source gets the browser's best (mipmapped) filter. */
 export function smoothing(ctx: Ctx, scale: number): void {
@@ -81,11 +89,106 @@ export function smoothing(ctx: Ctx, scale: number): void {
 }
 
 function drawStill(ctx: Ctx, still: Still, seg: Segment, n: number, w: number, h: number): void {
+  if (moves(seg.motion)) {
+    const r = zoompanWindow(seg.motion, n, seg.frames, still.width, still.height);
+    smoothing(ctx, Math.max(r.w / w, r.h / h));
+    ctx.drawImage(still.image, r.x, r.y, r.w, r.h, 0, 0, w, h);
+    return;
+  }
   const c = kenBurns(seg.motion, n, seg.frames, w, h);
   const kx = still.width / c.sw;
   const ky = still.height / c.sh;
   smoothing(ctx, Math.max(kx, ky));
   ctx.drawImage(still.image, c.x * kx, c.y * ky, w * kx, h * ky, 0, 0, w, h);
+}
+
+/** The frames of the transition into segment `si` (0: a fade through black, or the first segment). */
+export function transitionFrames(tl: Timeline, si: number): number {
+  const seg = tl.segments[si];
+  return si > 0 && seg && seg.transition !== "fade" ? seg.transition_frames : 0;
+}
+
+/** One segment's picture (still, clip layout, layers) at any of its frames, in order: frames 0..F-1 and, for the
+ * next segment's transition, F.. past its end (the Ken Burns goes on, the clip keeps playing and looping, the
+ * layers hold their last keyframe). Fades and text are the caller's. */
+class SegmentPainter {
+  private lastSample: VideoFrame | null = null;
+  private next = 0;
+
+  private constructor(
+    readonly seg: Segment,
+    private readonly still: Still,
+    private readonly layers: LayerImages[],
+    private readonly layout: Segment["layout"],
+    private readonly clip: ClipReader | null,
+    private readonly samples: AsyncGenerator<VideoSample | null> | null,
+  ) {}
+
+  /** `count` frames will be drawn: the segment's, plus those its successor's transition overlaps. */
+  static async open(seg: Segment, stills: Stills, count: number, fps: number): Promise<SegmentPainter> {
+    let still = await stills.get(seg.image);
+    if (seg.blur > 0 || seg.dim > 0) still = titleBackground(still, seg.blur, seg.dim);
+    const layers: LayerImages[] = [];
+    for (const l of seg.layers) {
+      const frames = await Promise.all(l.frames.map((u) => stills.get(u, "the layer image")));
+      const image = frames.length > 0 ? frames[0] : await stills.get(l.image, "the layer image");
+      layers.push({ image: image.image, frames: frames.map((f) => f.image) });
+    }
+    const layout = seg.clip !== null ? seg.layout : "still";
+    const clip = layout !== "still" && seg.clip !== null ? await ClipReader.open(seg.clip) : null;
+    const samples = clip ? clip.frames(seg.clip_start, count, fps) : null;
+    return new SegmentPainter(seg, still, layers, layout, clip, samples);
+  }
+
+  /** Draw the picture of frame `n` (called with n = 0, 1, 2, ... in order). */
+  async draw(ctx: Ctx, n: number, w: number, h: number, fps: number): Promise<void> {
+    const { seg, still } = this;
+    if (n !== this.next) throw new Error(`segment ${seg.index}: frame ${n} drawn out of order`);
+    this.next++;
+    if (this.samples) {
+      const r = await this.samples.next();
+      const s = r.done ? null : r.value;
+      if (s) {
+        this.lastSample?.close();
+        this.lastSample = await clipFrame(s, this.clip?.untagged ?? false);
+        s.close();
+      }
+    }
+    const sample = this.lastSample;
+    ctx.globalAlpha = 1;
+    ctx.fillStyle = "#000";
+    ctx.fillRect(0, 0, w, h);
+    const layout = this.layout;
+    if (layout === "still") {
+      drawStill(ctx, still, seg, n, w, h);
+    } else if (layout === "clip") {
+      if (sample) drawFit(ctx, sample, seg.fit, 0, 0, w, h);
+    } else if (layout === "blend") {
+      if (sample) drawFit(ctx, sample, seg.fit, 0, 0, w, h);
+      ctx.globalAlpha = sample ? 0.5 : 1;
+      drawStill(ctx, still, seg, n, w, h);
+      ctx.globalAlpha = 1;
+    } else if (layout === "pip") {
+      drawStill(ctx, still, seg, n, w, h);
+      const iw = Math.floor(Math.floor(w / 3) / 2) * 2;
+      const ih = Math.floor(Math.floor(h / 3) / 2) * 2;
+      const mx = Math.floor(w / 24);
+      const my = Math.floor(h / 24);
+      if (sample) drawFit(ctx, sample, seg.fit, w - iw - mx, my, iw, ih);
+    } else {
+      drawStill(ctx, still, seg, n, w, h);
+      const half = Math.floor(Math.floor(w / 2) / 2) * 2;
+      if (sample) drawFit(ctx, sample, seg.fit, half, 0, w - half, h);
+    }
+    for (let i = 0; i < seg.layers.length; i++) drawLayer(ctx, seg.layers[i], this.layers[i], n / fps, fps);
+  }
+
+  async close(): Promise<void> {
+    this.lastSample?.close();
+    this.lastSample = null;
+    if (this.samples) await this.samples.return(undefined);
+    this.clip?.close();
+  }
 }
 
 async function waitForQueue(enc: VideoEncoder, max: number): Promise<void> {
@@ -173,86 +276,83 @@ export async function renderCore(
   if (!ctx) throw new Error("no 2D canvas context");
   ctx.imageSmoothingEnabled = true;
 
+  // the two pictures of a transition frame, mixed into `canvas`
+  let scratch: { a: OffscreenCanvas; actx: Ctx; b: OffscreenCanvas; bctx: Ctx } | null = null;
+  const scratchCanvases = (): NonNullable<typeof scratch> => {
+    if (!scratch) {
+      const a = new OffscreenCanvas(w, h);
+      const b = new OffscreenCanvas(w, h);
+      const actx = a.getContext("2d", { alpha: false, willReadFrequently: true });
+      const bctx = b.getContext("2d", { alpha: false, willReadFrequently: true });
+      if (!actx || !bctx) throw new Error("no 2D canvas context");
+      scratch = { a, actx, b, bctx };
+    }
+    return scratch;
+  };
+
   const stills = new Stills();
   const tv = performance.now();
   let frame = 0;
+  let prev: SegmentPainter | null = null; // the previous segment, while this one's transition continues it
+  let cur: SegmentPainter | null = null;
   try {
     for (let si = 0; si < tl.segments.length; si++) {
       const seg = tl.segments[si];
       const next = tl.segments[si + 1];
-      await stills.retain(new Set([seg.image, ...(next ? [next.image] : [])]));
-      let still = await stills.get(seg.image);
-      if (next) void stills.get(next.image).catch(() => undefined); // prefetch
-      if (seg.blur > 0 || seg.dim > 0) still = titleBackground(still, seg.blur, seg.dim);
-      const layout = seg.clip !== null ? seg.layout : "still";
-      const clip = layout !== "still" && seg.clip !== null ? await ClipReader.open(seg.clip) : null;
-      const samples = clip ? clip.frames(seg.clip_start, seg.frames, fps) : null;
-      let lastSample: VideoFrame | null = null;
+      const dIn = prev ? transitionFrames(tl, si) : 0;
+      const dOut = transitionFrames(tl, si + 1);
+      await stills.retain(new Set([...(prev ? segmentImages(prev.seg) : []), ...segmentImages(seg), ...(next ? segmentImages(next) : [])]));
+      cur = await SegmentPainter.open(seg, stills, seg.frames + dOut, fps);
+      if (next) for (const u of segmentImages(next)) void stills.get(u).catch(() => undefined); // prefetch
       const dur = seg.frames / fps;
-      try {
-        for (let n = 0; n < seg.frames; n++, frame++) {
-          if (signal?.aborted) throw new DOMException("the render was cancelled", "AbortError");
-          if (failure) throw failure;
-          if (samples) {
-            const r = await samples.next();
-            const s = r.done ? null : r.value;
-            if (s) {
-              lastSample?.close();
-              lastSample = await clipFrame(s, clip?.untagged ?? false);
-              s.close();
-            }
-          }
-          ctx.globalAlpha = 1;
-          ctx.fillStyle = "#000";
-          ctx.fillRect(0, 0, w, h);
-          if (layout === "still") {
-            drawStill(ctx, still, seg, n, w, h);
-          } else if (layout === "clip") {
-            if (lastSample) drawFit(ctx, lastSample, seg.fit, 0, 0, w, h);
-          } else if (layout === "blend") {
-            if (lastSample) drawFit(ctx, lastSample, seg.fit, 0, 0, w, h);
-            ctx.globalAlpha = lastSample ? 0.5 : 1;
-            drawStill(ctx, still, seg, n, w, h);
-            ctx.globalAlpha = 1;
-          } else if (layout === "pip") {
-            drawStill(ctx, still, seg, n, w, h);
-            const iw = Math.floor(Math.floor(w / 3) / 2) * 2;
-            const ih = Math.floor(Math.floor(h / 3) / 2) * 2;
-            const mx = Math.floor(w / 24);
-            const my = Math.floor(h / 24);
-            if (lastSample) drawFit(ctx, lastSample, seg.fit, w - iw - mx, my, iw, ih);
-          } else {
-            drawStill(ctx, still, seg, n, w, h);
-            const half = Math.floor(Math.floor(w / 2) / 2) * 2;
-            if (lastSample) drawFit(ctx, lastSample, seg.fit, half, 0, w - half, h);
-          }
-          const f = fadeFactor(n / fps, dur, seg.fade_in, seg.fade_out);
-          if (f < 1) {
-            ctx.globalAlpha = 1 - f;
-            ctx.fillStyle = "#000";
-            ctx.fillRect(0, 0, w, h);
-            ctx.globalAlpha = 1;
-          }
-          text.draw(ctx, seg, n, fps);
-
-          const ts = Math.round((frame * 1e6) / fps);
-          const vf = new VideoFrame(canvas, { timestamp: ts, duration: Math.round(((frame + 1) * 1e6) / fps) - ts, alpha: "discard" });
-          encoder.encode(vf, { keyFrame: frame % (fps * 2) === 0 });
-          vf.close();
-          await waitForQueue(encoder, 3);
-          if (frame % 5 === 0 || frame === tl.frames - 1) {
-            const secs = (performance.now() - tv) / 1000;
-            report(
-              { stage: "video", done: frame + 1, total: tl.frames, fps: secs > 0 ? (frame + 1) / secs : 0 },
-              AUDIO_SHARE + (1 - AUDIO_SHARE - 0.02) * ((frame + 1) / tl.frames),
-            );
-          }
+      // an overlapping transition replaces the fades on both sides of its boundary
+      const fadeIn = dIn ? 0 : seg.fade_in;
+      const fadeOut = dOut ? 0 : seg.fade_out;
+      for (let n = 0; n < seg.frames; n++, frame++) {
+        if (signal?.aborted) throw new DOMException("the render was cancelled", "AbortError");
+        if (failure) throw failure;
+        const mixing = prev !== null && n < dIn;
+        const sc = mixing ? scratchCanvases() : null;
+        const bctx = sc ? sc.bctx : ctx;
+        await cur.draw(bctx, n, w, h, fps);
+        const f = fadeFactor(n / fps, dur, fadeIn, fadeOut);
+        if (f < 1) {
+          bctx.globalAlpha = 1 - f;
+          bctx.fillStyle = "#000";
+          bctx.fillRect(0, 0, w, h);
+          bctx.globalAlpha = 1;
         }
-      } finally {
-        lastSample?.close();
-        if (samples) await samples.return(undefined);
-        clip?.close();
+        text.draw(bctx, seg, n, fps);
+        if (sc && prev) {
+          // A: the previous segment's picture at its own frame F_prev + n (no fade, no text)
+          await prev.draw(sc.actx, prev.seg.frames + n, w, h, fps);
+          mixTransition(ctx, seg.transition, sc.a, sc.b, n, dIn);
+        }
+        if (prev && n + 1 >= dIn) {
+          await prev.close();
+          prev = null;
+        }
+
+        const ts = Math.round((frame * 1e6) / fps);
+        const vf = new VideoFrame(canvas, { timestamp: ts, duration: Math.round(((frame + 1) * 1e6) / fps) - ts, alpha: "discard" });
+        encoder.encode(vf, { keyFrame: frame % (fps * 2) === 0 });
+        vf.close();
+        await waitForQueue(encoder, 3);
+        if (frame % 5 === 0 || frame === tl.frames - 1) {
+          const secs = (performance.now() - tv) / 1000;
+          report(
+            { stage: "video", done: frame + 1, total: tl.frames, fps: secs > 0 ? (frame + 1) / secs : 0 },
+            AUDIO_SHARE + (1 - AUDIO_SHARE - 0.02) * ((frame + 1) / tl.frames),
+          );
+        }
       }
+      if (prev) {
+        await prev.close();
+        prev = null;
+      }
+      if (dOut > 0) prev = cur;
+      else await cur.close();
+      cur = null;
     }
     await encoder.flush();
     encoder.close();
@@ -290,6 +390,8 @@ export async function renderCore(
     await output.cancel().catch(() => undefined);
     throw e;
   } finally {
+    await (prev as SegmentPainter | null)?.close();
+    await (cur as SegmentPainter | null)?.close();
     await stills.retain(new Set());
   }
 }

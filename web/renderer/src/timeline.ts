@@ -27,6 +27,34 @@ export type Layout = "still" | "clip" | "blend" | "pip" | "split";
 /** `cover` scales and centre-crops; `blurfill` shows the whole clip over a blurred, darkened copy of itself. */
 export type Fit = "cover" | "blurfill";
 
+export type Ease = "linear" | "in" | "out" | "inout";
+
+/** A layer's state at segment time `t` (seconds); see docs/timeline-schema.md, "Layers". */
+export interface Keyframe {
+  t: number;
+  x: number; // the layer's centre, output pixels
+  y: number;
+  scale: number;
+  opacity: number; // 0 or 1
+  reveal: number; // 0..1 of the image drawn, from the left (reveal_axis x) or the top (y)
+  ease: Ease; // from this keyframe to the next
+}
+
+/** An RGBA image moved over a segment by keyframes: icons, labels, arrows, counters. */
+export interface Layer {
+  image: string; // URL of an RGBA PNG, `width` x `height` at scale 1
+  width: number;
+  height: number;
+  keyframes: Keyframe[];
+  reveal_axis: "x" | "y";
+  frames: string[]; // a counter's images (URLs), shown from frame_times[k] on
+  frame_times: number[];
+  name: string;
+}
+
+/** How a segment comes in after the previous one: `fade` through black, or an overlap of `transition_frames`. */
+export type Transition = "fade" | "crossfade" | "slide" | "wipe" | "zoom";
+
 export interface Segment {
   kind: "title" | "scene";
   index: number;
@@ -44,6 +72,9 @@ export interface Segment {
   clip_start: number; // seconds into the clip
   layout: Layout;
   fit: Fit; // how the clip fills its cell
+  layers: Layer[]; // drawn in order over the picture, before the fades and the text
+  transition: Transition;
+  transition_frames: number; // D: frames of this segment that overlap the previous one's continuation
 }
 
 export interface AudioClip {
@@ -130,6 +161,62 @@ function cue(v: unknown): Cue {
 }
 
 const LAYOUTS: readonly Layout[] = ["still", "clip", "blend", "pip", "split"];
+const EASES: readonly Ease[] = ["linear", "in", "out", "inout"];
+const TRANSITIONS: readonly Transition[] = ["fade", "crossfade", "slide", "wipe", "zoom"];
+
+function numbers(v: unknown, what: string): number[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === "number" && Number.isFinite(x))) {
+    throw new Error(`timeline: ${what} must be a list of numbers`);
+  }
+  return v as number[];
+}
+
+function strings(v: unknown, what: string): string[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) throw new Error(`timeline: ${what} must be a list of URLs`);
+  return v as string[];
+}
+
+function keyframe(v: unknown): Keyframe {
+  const o = obj(v, "a keyframe");
+  const ease = (str(o, "ease", "linear") ?? "linear") as Ease;
+  if (!EASES.includes(ease)) throw new Error(`timeline: unknown ease '${ease}'`);
+  const k: Keyframe = {
+    t: num(o, "t"),
+    x: num(o, "x"),
+    y: num(o, "y"),
+    scale: num(o, "scale", 1),
+    opacity: num(o, "opacity", 1),
+    reveal: num(o, "reveal", 1),
+    ease,
+  };
+  if (k.opacity !== 0 && k.opacity !== 1) throw new Error("timeline: a keyframe's opacity is 0 or 1");
+  if (!(k.scale > 0) || k.reveal < 0 || k.reveal > 1) throw new Error("timeline: a keyframe's scale is > 0, its reveal 0..1");
+  return k;
+}
+
+function layer(v: unknown): Layer {
+  const o = obj(v, "a layer");
+  const axis = str(o, "reveal_axis", "x") ?? "x";
+  if (axis !== "x" && axis !== "y") throw new Error(`timeline: unknown reveal_axis '${axis}'`);
+  const kfs = Array.isArray(o.keyframes) ? o.keyframes.map(keyframe) : [];
+  if (kfs.length === 0) throw new Error("timeline: a layer needs at least one keyframe");
+  if (kfs.some((k, i) => i > 0 && k.t < kfs[i - 1].t)) throw new Error("timeline: a layer's keyframes must be in time order");
+  const l: Layer = {
+    image: str(o, "image") ?? "",
+    width: int(o, "width"),
+    height: int(o, "height"),
+    keyframes: kfs,
+    reveal_axis: axis,
+    frames: strings(o.frames, "a layer's 'frames'"),
+    frame_times: numbers(o.frame_times, "a layer's 'frame_times'"),
+    name: str(o, "name", "") ?? "",
+  };
+  if (l.width < 2 || l.height < 2) throw new Error("timeline: a layer is at least 2 x 2 pixels");
+  if (l.frames.length !== l.frame_times.length) throw new Error("timeline: a layer's frames and frame_times differ in length");
+  return l;
+}
 
 /** Validate a parsed timeline document and fill in defaults; throws a clear Error when it is not one. */
 export function normalize(doc: unknown): Timeline {
@@ -154,6 +241,8 @@ export function normalize(doc: unknown): Timeline {
       if (!LAYOUTS.includes(layout)) throw new Error(`timeline: unknown layout '${layout}'`);
       const fit = (str(so, "fit", "cover") ?? "cover") as Fit;
       if (fit !== "cover" && fit !== "blurfill") throw new Error(`timeline: unknown fit '${fit}'`);
+      const transition = (str(so, "transition", "fade") ?? "fade") as Transition;
+      if (!TRANSITIONS.includes(transition)) throw new Error(`timeline: unknown transition '${transition}'`);
       const kind = str(so, "kind") as Segment["kind"];
       if (kind !== "title" && kind !== "scene") throw new Error(`timeline: unknown segment kind '${kind}'`);
       return {
@@ -178,6 +267,9 @@ export function normalize(doc: unknown): Timeline {
         clip_start: num(so, "clip_start", 0),
         layout,
         fit,
+        layers: Array.isArray(so.layers) ? so.layers.map(layer) : [],
+        transition,
+        transition_frames: int(so, "transition_frames", 0),
       };
     }),
     cues: Array.isArray(o.cues) ? o.cues.map(cue) : [],
@@ -214,16 +306,28 @@ export function normalize(doc: unknown): Timeline {
     }
     next += s.frames;
   }
+  for (const [i, s] of tl.segments.entries()) {
+    if (i > 0 && s.transition !== "fade" && (s.transition_frames < 0 || s.transition_frames >= s.frames)) {
+      throw new Error(
+        `timeline: segment ${s.index}: its transition (${s.transition_frames} frames) must be shorter than the segment (${s.frames} frames)`,
+      );
+    }
+  }
   if (next !== tl.frames) throw new Error(`timeline: the segments cover ${next} frames but 'frames' is ${tl.frames}`);
   return tl;
 }
 
-/** Resolve every asset reference (still, clip, narration, music) against a base URL. */
+/** Resolve every asset reference (still, clip, layer images, narration, music) against a base URL. */
 export function resolveUrls(tl: Timeline, base: string): Timeline {
   const abs = (u: string): string => new URL(u, base).href;
   return {
     ...tl,
-    segments: tl.segments.map((s) => ({ ...s, image: abs(s.image), clip: s.clip === null ? null : abs(s.clip) })),
+    segments: tl.segments.map((s) => ({
+      ...s,
+      image: abs(s.image),
+      clip: s.clip === null ? null : abs(s.clip),
+      layers: s.layers.map((l) => ({ ...l, image: abs(l.image), frames: l.frames.map(abs) })),
+    })),
     audio: {
       ...tl.audio,
       narration: tl.audio.narration.map((c) => ({ ...c, path: abs(c.path) })),
