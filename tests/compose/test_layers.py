@@ -193,3 +193,10 @@ def test_cues_find_their_words() -> None:
     assert times[0] == pytest.approx(0.35)  # the first element comes at once
     assert times[2] == pytest.approx(1.7 - ANTICIPATE)
     assert 0.35 < times[1] < 4.0 - 0.8  # not named: at its turn, never in the last moments
+
+
+def test_a_constant_partial_reveal_draws_part_of_the_image(tmp_path: Path) -> None:
+    green = solid(tmp_path / "green.png", (60, 20), (20, 230, 20))
+    half = Layer(image=green, width=60, height=20, keyframes=(Keyframe(t=0, x=200, y=40, reveal=0.5),))
+    frames = render(tmp_path, (half,), frames=10)
+    assert near(frames[5][40, 200 - 30 + 4], (20, 230, 20)) and near(frames[5][40, 200 + 30 - 4], BG)

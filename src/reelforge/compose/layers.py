@@ -138,6 +138,7 @@ def layers_graph(layers: Sequence[Layer], base: str, first_input: int, total: in
             chain.append(f"[{inputs[0]}:v]{conv}")
         scales = {k.scale for k in kf}
         reveals = {k.reveal for k in kf}
+        revealing = len(reveals) > 1 or min(reveals) < 1  # a constant partial reveal is cropped too
         static_scale = kf[0].scale if len(scales) == 1 else 1.0
         sw, sh = (_even(w * static_scale), _even(h * static_scale)) if len(scales) == 1 else (w, h)
         if len(inputs) > 1:
@@ -145,7 +146,7 @@ def layers_graph(layers: Sequence[Layer], base: str, first_input: int, total: in
                 chain.append(f"scale={sw}:{sh * len(inputs)}:flags=bilinear")
         elif (sw, sh) != (w, h) and len(scales) == 1:
             chain.append(f"scale={sw}:{sh}:flags=bilinear")
-        if len(reveals) > 1:
+        if revealing:
             if layer.reveal_axis == "x":
                 chain.append(f"pad=w={2 * sw}:h={sh}:x={sw}:y=0:color=black@0")
             else:
@@ -156,7 +157,7 @@ def layers_graph(layers: Sequence[Layer], base: str, first_input: int, total: in
             index = "+".join(f"gte(t,{_num(ft)})" for ft in times[1:]) or "0"
             chain.append(f"crop=w={sw}:h={sh}:x=0:y='{sh}*({index})'")
         rx = ry = "0"
-        if len(reveals) > 1:
+        if revealing:
             size = sw if layer.reveal_axis == "x" else sh
             shown = f"(2*floor({size}*({property_expr(kf, 'reveal')})/2))"
             if layer.reveal_axis == "x":
