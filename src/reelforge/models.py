@@ -27,6 +27,14 @@ MAX_DURATION = 1800.0
 MAX_PROMPT = 2000
 
 
+def visible(text: str, empty: str = "must contain visible text") -> str:
+    """``text`` cleaned (see ``text.clean``); a ``ValueError`` saying ``empty`` when nothing visible is left."""
+    text = clean(text)
+    if not text:
+        raise ValueError(empty)
+    return text
+
+
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -100,13 +108,7 @@ class PlanItem(Frozen):
     #: the words of the narration at which it appears (default: the label's own words)
     cue: Annotated[str, Field(max_length=80)] | None = None
 
-    @field_validator("label")
-    @classmethod
-    def _label(cls, v: str) -> str:
-        v = clean(v)
-        if not v:
-            raise ValueError("must contain visible text")
-        return v
+    _label = field_validator("label")(lambda v: visible(v))
 
 
 class VisualPlan(Frozen):
@@ -137,13 +139,7 @@ class Scene(Frozen):
     #: the picture's plan (layout and elements); ``None``: the planner makes one
     plan: VisualPlan | None = None
 
-    @field_validator("narration", "visual")
-    @classmethod
-    def _clean(cls, v: str) -> str:
-        v = clean(v)
-        if not v:
-            raise ValueError("must contain visible text")
-        return v
+    _clean = field_validator("narration", "visual")(lambda v: visible(v))
 
     @field_validator("keywords")
     @classmethod
@@ -166,13 +162,7 @@ class Storyboard(Frozen):
     scenes: Annotated[tuple[Scene, ...], Field(min_length=1, max_length=120)]
     writer: str = "unknown"
 
-    @field_validator("title")
-    @classmethod
-    def _title(cls, v: str) -> str:
-        v = clean(v)
-        if not v:
-            raise ValueError("the title is empty")
-        return v
+    _title = field_validator("title")(lambda v: visible(v, "the title is empty"))
 
     @model_validator(mode="after")
     def _consistent(self) -> Storyboard:
