@@ -4,6 +4,8 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# the one-time caches a first video would pay for (icon embeddings, the voice's speaking rate): reelforge warmup
+WARM := $(VENV)/.warm
 
 .PHONY: install web demo test test-all lint bench bench-all clean
 
@@ -22,7 +24,11 @@ $(STAMP): pyproject.toml
 # hls.js for the web UI's progressive player (Chromium has no native HLS): fetched from npm at build time,
 # never committed. Without npm the UI still works and plays the MP4 once the video is done.
 HLSJS := src/reelforge/service/web/vendor/hls.min.js
-install: $(STAMP) $(HLSJS) web
+install: $(STAMP) $(HLSJS) web $(WARM)
+
+$(WARM): $(STAMP)
+	$(BIN)/reelforge warmup
+	touch $(WARM)
 
 $(HLSJS):
 	@if command -v npm >/dev/null; then \

@@ -311,6 +311,10 @@ from .library.cli import register as _register_library  # noqa: E402  (reelforge
 _register_library(app)
 _register_audio(app)  # voices
 
+from .warmup import register as _register_warmup  # noqa: E402
+
+_register_warmup(app)
+
 
 def main() -> None:
     try:
