@@ -121,7 +121,8 @@ def test_the_narration_adds_what_the_scene_says(index: icons.IconIndex) -> None:
     filler = choose_icons(index, visual, kw, narration="Thanks for watching, and keep exploring.")
     assert {p.icon.code for p in filler} == base
     # figures of speech and asides unrelated to the scene add nothing (no globe, no mouth)
-    for aside in ("Building it is one of the most impressive feats on earth.", "They use wax and saliva."):
+    # ("wax" alone is beeswax now, a candle: only the saliva is left to refuse)
+    for aside in ("Building it is one of the most impressive feats on earth.", "They use their saliva."):
         assert {p.icon.code for p in choose_icons(index, visual, kw, narration=aside)} == base, aside
 
 

@@ -266,3 +266,18 @@ def test_every_layout_draws_layers_clear_of_the_subtitles(
         assert len(counter.frames) >= 10
     if layout == "process":
         assert "draw" in kinds  # the arrows draw themselves
+
+
+def test_a_comparative_compares_the_sentences_subject(index: icons.IconIndex) -> None:
+    plan = plan_one(
+        index, "How bees make honey", "The bees make as much honey as they need and even more than humans do."
+    )
+    assert plan.layout == "comparison" and plan.items[0].label.lower() in ("bees", "the bees")
+    plan = plan_one(index, "Honey", "Honey is much sweeter than sugar.")
+    assert [i.label.lower() for i in plan.items] == ["honey", "sugar"]
+
+
+def test_wax_is_a_candle_not_the_waxing_moon(index: icons.IconIndex) -> None:
+    sb = storyboard("How bees make honey", "Bees build their combs from wax.", keywords=(("wax", "bees"),))
+    shown = [n for s in plan_storyboard(sb, index).scenes for n in names(index, s.plan)]  # type: ignore[arg-type]
+    assert "waxing crescent moon" not in shown

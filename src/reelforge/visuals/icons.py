@@ -138,6 +138,7 @@ EXTRA_NAMES: dict[str, tuple[str, ...]] = {
     "1F33B": ("flower",),
     "1F338": ("spring flowers",),
     "1F4A7": ("drop", "drops", "water drop"),
+    "1F56F": ("wax", "beeswax"),  # not the waxing moon
 }
 #: aliases that mislead more than they help ("desk" should not draw a person)
 DROP_NAMES = frozenset({"information desk person", "chart"})

@@ -409,7 +409,10 @@ def _comparison_items(sentence: str) -> list[str]:
     m = _COMPARE_RE.search(sentence)
     if not m:
         return []
-    left = _last_term(sentence[: m.start()])
+    # "X is sweeter than Y", "bees make more honey than humans do": a comparative compares the sentence's
+    # subject; "A versus B", "A unlike B": the words right before it
+    before = sentence[: m.start()]
+    left = _main_term(before) if m.group(0).lower().endswith("than") else _last_term(before)
     right = _main_term(sentence[m.end() :])
     if left and right and left != right:
         return [left, right]
