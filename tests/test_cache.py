@@ -56,3 +56,42 @@ def test_concurrent_requests_build_once(tmp_path):
     for t in threads:
         t.join()
     assert len(calls) == 1
+
+
+def test_two_cache_objects_on_one_folder_build_an_entry_once(tmp_path):
+    """A batch's pipelines (and the service's jobs) each have their own ``Cache``: the same entry asked for
+    at once is still built once, and nobody's entry is replaced under them."""
+    calls = []
+    gate = threading.Event()
+
+    def build(d: Path) -> None:
+        calls.append(1)
+        gate.wait(1)
+        (d / "x").write_text("1")
+
+    caches = [Cache(tmp_path) for _ in range(4)]
+    got: list[tuple[Path, bool]] = []
+    threads = [
+        threading.Thread(target=lambda c=c: got.append(c.get_or_build("s", "cd" * 32, build))) for c in caches
+    ]
+    for t in threads:
+        t.start()
+    gate.set()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and sorted(hit for _, hit in got) == [False, True, True, True]
+
+
+def test_a_disabled_cache_rebuilds_old_entries_but_not_its_own(tmp_path):
+    calls = []
+
+    def build(d: Path) -> None:
+        calls.append(1)
+        (d / "x").write_text(str(len(calls)))
+
+    Cache(tmp_path).get_or_build("s", "ef" * 32, build)
+    off = Cache(tmp_path, enabled=False)
+    first, hit = off.get_or_build("s", "ef" * 32, build)
+    assert not hit and len(calls) == 2 and (first / "x").read_text() == "2"
+    again, hit = off.get_or_build("s", "ef" * 32, build)  # built by this run: current, not rebuilt
+    assert hit and again == first and len(calls) == 2

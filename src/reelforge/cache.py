@@ -14,13 +14,34 @@ import shutil
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from .errors import CacheError
 
 _COMPLETE = ".complete"
+#: one build lock per entry for the whole process, with the number of threads holding or awaiting it (it is
+#: dropped at 0): two ``Cache`` objects on one folder (a batch's pipelines, the service's jobs) never build the
+#: same entry at once
+_building: dict[str, tuple[threading.Lock, list[int]]] = {}
+_building_lock = threading.Lock()
+
+
+@contextmanager
+def _entry_lock(name: str) -> Iterator[None]:
+    with _building_lock:
+        lock, users = _building.setdefault(name, (threading.Lock(), [0]))
+        users[0] += 1
+    try:
+        with lock:
+            yield
+    finally:
+        with _building_lock:
+            users[0] -= 1
+            if users[0] == 0:
+                del _building[name]
 
 
 def cache_key(*parts: Any) -> str:
@@ -51,7 +72,7 @@ class Cache:
         self.hits: Counter[str] = Counter()
         self.misses: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._building: dict[str, threading.Lock] = {}
+        self._fresh: set[str] = set()  # entries this object built: current even when the cache is off
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -68,11 +89,12 @@ class Cache:
         return p if (p / _COMPLETE).exists() else None
 
     def get_or_build(self, stage: str, key: str, build: Callable[[Path], None]) -> tuple[Path, bool]:
-        """Return ``(entry_dir, hit)``. ``build(tmp_dir)`` writes the entry's files into ``tmp_dir``."""
-        with self._lock:
-            lock = self._building.setdefault(f"{stage}/{key}", threading.Lock())
-        with lock:  # two threads asking for the same entry build it once
-            if self.enabled:
+        """Return ``(entry_dir, hit)``. ``build(tmp_dir)`` writes the entry's files into ``tmp_dir``.
+
+        With the cache off (``enabled=False``) older entries are rebuilt, but an entry this object built is
+        used again: rebuilding it would replace files another thread of the same run is reading."""
+        with _entry_lock(f"{self.root}/{stage}/{key}"):  # two threads asking for the same entry build it once
+            if self.enabled or f"{stage}/{key}" in self._fresh:
                 found = self.lookup(stage, key)
                 if found is not None:
                     with self._lock:
@@ -86,6 +108,11 @@ class Cache:
             try:
                 build(tmp)
                 (tmp / _COMPLETE).write_text("1")
+                if self.enabled and self.lookup(stage, key) is not None:
+                    # another process finished the same entry meanwhile: keep theirs (it may be in use)
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    self._fresh.add(f"{stage}/{key}")
+                    return final, False
                 if final.exists():  # a stale, incomplete or disabled-cache entry: replace it
                     shutil.rmtree(final, ignore_errors=True)
                 try:
@@ -99,6 +126,7 @@ class Cache:
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
+            self._fresh.add(f"{stage}/{key}")
             return final, False
 
     def stats(self) -> dict[str, dict[str, int]]:

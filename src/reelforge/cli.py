@@ -6,19 +6,19 @@ import json
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from . import __version__
-from .audio_cli import apply_audio_flags
 from .audio_cli import register as _register_audio
-from .config import Settings, load_settings
+from .config import load_settings
+from .console import err, fail, out, validation_message
 from .errors import ReelforgeError
-from .models import ASPECTS, RESOLUTIONS, STYLES, TRANSITIONS, ProgressEvent, Request, Storyboard
+from .make_options import check_choice
+from .models import STYLES, ProgressEvent, Request
 from .registry import default_registry
 from .text import slug
 
@@ -28,8 +28,6 @@ app = typer.Typer(
     help="Turn a text prompt and a duration into a finished, narrated video. Offline by default.",
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
-out = Console()
 
 STAGE_LABELS = {
     "script": "Writing script",
@@ -39,20 +37,6 @@ STAGE_LABELS = {
     "audio": "Mixing audio",
     "mux": "Finishing video",
 }
-
-
-def validation_message(exc: ValidationError, prefix: str = "") -> str:
-    parts = []
-    for e in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in e["loc"])
-        msg = e["msg"].removeprefix("Value error, ")
-        parts.append(f"{prefix}{loc}: {msg}" if loc else msg)
-    return "; ".join(parts)
-
-
-def fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
-    raise typer.Exit(code)
 
 
 class RichProgress:
@@ -75,15 +59,6 @@ class RichProgress:
             if e.cached and e.done == e.total:
                 desc += " (cached)"
             self.progress.update(task, completed=e.done, total=max(e.total, 1), description=desc)
-
-
-def _settings(config: Path | None, **overrides: Any) -> Settings:
-    return load_settings(config, **overrides)
-
-
-def _check_choice(value: str | None, choices: tuple[str, ...], what: str) -> None:
-    if value is not None and value not in choices:
-        raise ReelforgeError(f"unknown {what} '{value}'; choose one of: {', '.join(choices)}")
 
 
 @app.command()
@@ -158,60 +133,27 @@ def make(
     ] = None,
 ) -> None:
     """Make a video from PROMPT."""
+    from .make_options import MakeOptions, prepare
     from .pipeline import Pipeline
 
     try:
-        for value, choices, what in ((style, STYLES, "style"), (aspect, ASPECTS, "aspect"),
-                                     (resolution, RESOLUTIONS, "resolution"),
-                                     (transition, ("auto", *TRANSITIONS), "transition")):  # fmt: skip
-            _check_choice(value, choices, what)
-        sb: Storyboard | None = None
-        if storyboard is not None:
-            sb = load_storyboard(storyboard)
-            prompt = prompt or sb.prompt
-            duration = sb.duration
-        if prompt is None:
-            raise ReelforgeError("give a PROMPT (what the video is about) or --storyboard FILE")
-        try:
-            request = Request.model_validate(
-                {"prompt": prompt, "duration": duration, "style": style, "aspect": aspect,
-                 "resolution": resolution, "fps": fps, "voice": voice, "seed": seed,
-                 "subtitles": not no_subtitles, "karaoke": karaoke}
-            )  # fmt: skip
-        except ValidationError as exc:
-            raise ReelforgeError(validation_message(exc)) from None
-        settings = _settings(config, writer=writer, images=images, music=music, tts=tts, jobs=jobs,
-                             llm_model=llm_model,
-                             no_music=no_music or None, music_volume_db=music_volume,
-                             cache=False if no_cache else None, library=library,
-                             clip_layout=clip_layout, transition=transition)  # fmt: skip
-        if image_model:  # --image-model implies the diffusion backend unless --images says otherwise
-            if images is None and settings.images != "diffusion":
-                settings = settings.model_copy(update={"images": "diffusion"})
-            opts = {
-                **settings.options,
-                "diffusion": {**settings.options_for("diffusion"), "model": image_model},
-            }
-            settings = settings.model_copy(update={"options": opts})
-        settings = apply_audio_flags(settings, length_scale=length_scale, sentence_pause=sentence_pause,
-                                     voice_volume=voice_volume, music_dir=music_dir,
-                                     music_chosen=music is not None)  # fmt: skip
-        registry = default_registry()
-        for stage, name in (("script", settings.writer), ("narration", settings.tts),
-                            ("visuals", settings.images), ("music", settings.music),
-                            ("compose", settings.composer)):  # fmt: skip
-            registry.get(stage, name)  # unknown backends fail before any work
-        if settings.library:  # so does a missing clip library
-            from .library.names import check_library
-
-            check_library(settings.library, settings.library_dir)
-        out_path = output or Path(f"{slug(request.prompt)}.mp4")
+        options = MakeOptions(prompt=prompt, duration=duration, output=output, style=style, aspect=aspect,
+                              resolution=resolution, fps=fps, voice=voice, length_scale=length_scale,
+                              sentence_pause=sentence_pause, voice_volume=voice_volume, karaoke=karaoke,
+                              seed=seed, no_subtitles=no_subtitles, no_music=no_music,
+                              music_volume=music_volume, writer=writer, images=images,
+                              image_model=image_model, music=music, music_dir=music_dir, tts=tts,
+                              llm_model=llm_model, storyboard=storyboard, library=library,
+                              clip_layout=clip_layout, transition=transition)  # fmt: skip
+        job = prepare(options, config=config, jobs=jobs, no_cache=no_cache)
+        out_path = job.output or Path(f"{slug(job.request.prompt)}.mp4")
         with Progress(
             TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             console=err, transient=False, disable=not err.is_terminal,
         ) as progress:  # fmt: skip
-            pipe = Pipeline(settings, progress=RichProgress(progress))
-            result = pipe.make(request, out_path, storyboard=sb, keep_work=keep_work, release_models=True)
+            pipe = Pipeline(job.settings, progress=RichProgress(progress))
+            result = pipe.make(job.request, out_path, storyboard=job.storyboard, keep_work=keep_work,
+                               release_models=True)  # fmt: skip
     except ReelforgeError as exc:
         fail(str(exc))
         return
@@ -227,19 +169,6 @@ def make(
         report = {"elapsed": round(result.elapsed, 3), "stages": {k: round(v, 3) for k, v in result.stages.items()},
                   "cache": result.cache}  # fmt: skip
         sys.stdout.write(json.dumps(report) + "\n")
-
-
-def load_storyboard(path: Path) -> Storyboard:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ReelforgeError(f"cannot read storyboard {path}: {exc.strerror}") from None
-    if len(raw) > 1_000_000:
-        raise ReelforgeError(f"storyboard {path} is larger than 1 MB")
-    try:
-        return Storyboard.model_validate_json(raw)
-    except ValidationError as exc:
-        raise ReelforgeError(f"invalid storyboard {path}: {validation_message(exc)}") from None
 
 
 @app.command("storyboard")
@@ -262,14 +191,14 @@ def storyboard_cmd(
     from .pipeline import Pipeline
 
     try:
-        _check_choice(style, STYLES, "style")
+        check_choice(style, STYLES, "style")
         try:
             request = Request.model_validate(
                 {"prompt": prompt, "duration": duration, "style": style, "seed": seed}
             )
         except ValidationError as exc:
             raise ReelforgeError(validation_message(exc)) from None
-        settings = _settings(config, writer=writer, llm_model=llm_model)
+        settings = load_settings(config, writer=writer, llm_model=llm_model)
         sb = Pipeline(settings).write_storyboard(request)
         text = sb.model_dump_json(indent=2)
         if output:
@@ -314,6 +243,14 @@ _register_audio(app)  # voices
 from .warmup import register as _register_warmup  # noqa: E402
 
 _register_warmup(app)
+
+from .batch_cli import register as _register_batch  # noqa: E402  (reelforge batch FILE)
+
+_register_batch(app)
+
+from .hub_cli import register as _register_models  # noqa: E402  (reelforge models list|pull|remove)
+
+_register_models(app)
 
 
 def main() -> None:

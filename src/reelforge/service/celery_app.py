@@ -16,6 +16,7 @@ from celery.signals import worker_ready, worker_shutting_down
 
 from ..config import Settings
 from .jobs import SQLiteJobStore, valid_job_id
+from .reaper import Reaper
 from .runner import JobRunner
 
 TASK_NAME = "reelforge.render"
@@ -51,8 +52,6 @@ def create_celery(settings: Settings, *, with_task: bool = True) -> Celery:
 
 
 def _register(app: Celery, settings: Settings) -> None:
-    from .executors import Reaper
-
     store = SQLiteJobStore(settings.service.database_path())
     runner = JobRunner(store, settings, kind="celery")
 

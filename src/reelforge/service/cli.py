@@ -40,8 +40,8 @@ def register(app: typer.Typer) -> None:
         log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
     ) -> None:
         """Run the REST API and web UI (http://HOST:PORT/, API docs at /docs)."""
-        from ..cli import fail
         from ..config import load_settings
+        from ..console import fail
         from ..errors import ReelforgeError
 
         try:
@@ -82,8 +82,8 @@ def register(app: typer.Typer) -> None:
         name: Annotated[str | None, typer.Option(help="Worker name (default: unique).")] = None,
     ) -> None:
         """Run a Celery worker that makes the videos queued by `reelforge serve --executor celery`."""
-        from ..cli import fail
         from ..config import load_settings
+        from ..console import fail
         from ..errors import ReelforgeError
 
         try:

@@ -13,16 +13,18 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..config import Settings
 from ..registry import Registry
 from .jobs import Job, JobStore
-from .runner import JobRunner, runner_dead
+from .reaper import Reaper
+from .runner import JobRunner
 
 if TYPE_CHECKING:
     from celery import Celery
+
+__all__ = ["CeleryExecutor", "Executor", "LocalExecutor", "Reaper", "make_executor"]
 
 log = logging.getLogger("reelforge.service")
 
@@ -34,40 +36,6 @@ class Executor(Protocol):
     def stop(self) -> None: ...
     def submit(self, job: Job) -> None: ...
     def cancel(self, job_id: str) -> None: ...
-
-
-class Reaper:
-    """Every ``interval`` seconds, re-queue jobs whose runner is gone and pass their ids to ``resubmit``;
-    then run ``also`` (another periodic check of the executor's)."""
-
-    def __init__(self, store: JobStore, interval: float, resubmit: Any, also: Any = None) -> None:
-        self.store, self.interval, self.resubmit, self.also = store, interval, resubmit, also
-        self._halt = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="reelforge-reaper", daemon=True)
-
-    def sweep(self) -> list[str]:
-        ids = self.store.requeue_stale(time.time(), runner_dead)
-        for job_id in ids:
-            log.warning("job %s: its runner stopped reporting; queued again", job_id)
-            self.resubmit(job_id)
-        return ids
-
-    def _loop(self) -> None:
-        while not self._halt.wait(self.interval):
-            try:
-                self.sweep()
-                if self.also is not None:
-                    self.also()
-            except Exception:  # keep sweeping: the store may be briefly unavailable
-                log.exception("reaper sweep failed")
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._halt.set()
-        if self._thread.is_alive():
-            self._thread.join(5)
 
 
 class LocalExecutor:

@@ -46,6 +46,8 @@ class Job(BaseModel):
     request: dict[str, Any]
     backends: dict[str, str] = Field(default_factory=dict)
     queue: str = "cpu"
+    #: a tag the client gave several jobs (``POST /v1/videos`` ``batch``): the web UI groups them
+    batch: str | None = None
     stage: str | None = None
     progress: dict[str, Any] = Field(default_factory=dict)
     storyboard: dict[str, Any] | None = None
@@ -78,7 +80,7 @@ class JobStore(Protocol):
 
     def create(self, job: Job) -> None: ...
     def get(self, job_id: str) -> Job | None: ...
-    def list_jobs(self, owner: str | None = None, limit: int = 50) -> list[Job]: ...
+    def list_jobs(self, owner: str | None = None, limit: int = 50, batch: str | None = None) -> list[Job]: ...
     def count_active(self, owner: str) -> int: ...
     def ids_with_status(self, status: Status) -> list[str]: ...
     def claim(self, job_id: str, runner: str, lease: float) -> Job | None: ...
@@ -239,14 +241,17 @@ class SQLiteJobStore:
         with self._read() as con:
             return self._load(con, job_id)
 
-    def list_jobs(self, owner: str | None = None, limit: int = 50) -> list[Job]:
+    def list_jobs(self, owner: str | None = None, limit: int = 50, batch: str | None = None) -> list[Job]:
+        where, args = [], []
+        if owner is not None:
+            where.append("owner = ?")
+            args.append(owner)
+        if batch is not None:
+            where.append("json_extract(body, '$.batch') = ?")
+            args.append(batch)
+        sql = "SELECT * FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
         with self._read() as con:
-            if owner is None:
-                rows = con.execute("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,))
-            else:
-                rows = con.execute(
-                    "SELECT * FROM jobs WHERE owner = ? ORDER BY created_at DESC LIMIT ?", (owner, limit)
-                )
+            rows = con.execute(sql + " ORDER BY created_at DESC LIMIT ?", (*args, limit))
             return [self._job(r) for r in rows.fetchall()]
 
     def count_active(self, owner: str) -> int:

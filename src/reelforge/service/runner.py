@@ -24,6 +24,7 @@ from ..config import Settings
 from ..errors import Cancelled, ReelforgeError
 from ..models import ProgressEvent, Request, Storyboard
 from ..pipeline import Pipeline
+from ..progress import STAGE_WEIGHTS  # how much of a job each stage is (the percentage and the ETA)
 from ..registry import Registry
 from ..tools import find_ffmpeg
 from .hls import HlsBuilder, HlsSegment
@@ -33,15 +34,6 @@ log = logging.getLogger("reelforge.service")
 
 Outcome = Literal["done", "failed", "cancelled", "released", "retry", "lost", "busy", "skipped"]
 
-#: how much of a job each stage is, roughly (for the percentage and the ETA)
-STAGE_WEIGHTS = {
-    "script": 0.02,
-    "narration": 0.28,
-    "visuals": 0.15,
-    "audio": 0.15,
-    "render": 0.37,
-    "mux": 0.03,
-}
 #: errors worth another try on another worker: the store was busy, the network or the disk hiccupped
 TRANSIENT: tuple[type[BaseException], ...] = (
     sqlite3.OperationalError,

@@ -127,6 +127,7 @@ async function loadHistory() {
     ul.innerHTML = '<li class="muted">No videos yet.</li>';
     return;
   }
+  const batches = new Map(); // jobs that share a `batch` tag are listed together under one heading
   for (const j of data.jobs) {
     const li = document.createElement("li");
     const b = document.createElement("button");
@@ -142,7 +143,33 @@ async function loadHistory() {
     b.append(t, s);
     b.addEventListener("click", () => openJob(j.id));
     li.appendChild(b);
-    ul.appendChild(li);
+    if (!j.batch) {
+      ul.appendChild(li);
+      continue;
+    }
+    let group = batches.get(j.batch);
+    if (!group) {
+      const gli = document.createElement("li");
+      gli.className = "h-batch";
+      const head = document.createElement("div");
+      head.className = "h-batch-head small";
+      const name = document.createElement("span");
+      name.className = "h-title";
+      name.textContent = `Batch: ${j.batch}`;
+      const count = document.createElement("span");
+      count.className = "muted";
+      head.append(name, count);
+      const inner = document.createElement("ul");
+      inner.className = "history";
+      gli.append(head, inner);
+      ul.appendChild(gli);
+      group = { inner, count, total: 0, done: 0 };
+      batches.set(j.batch, group);
+    }
+    group.total += 1;
+    if (j.status === "done") group.done += 1;
+    group.count.textContent = `${group.done}/${group.total} done`;
+    group.inner.appendChild(li);
   }
 }
 
