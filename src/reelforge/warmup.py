@@ -43,7 +43,9 @@ def register(app: typer.Typer) -> None:
     @app.command("warmup")
     def warmup_cmd(
         config: Annotated[Path | None, typer.Option("--config", help="Settings file (TOML).")] = None,
-        voice: Annotated[str | None, typer.Option(help="Also calibrate this voice (default: the default).")] = None,
+        voice: Annotated[
+            str | None, typer.Option(help="Also calibrate this voice (default: the default).")
+        ] = None,
     ) -> None:
         """Compute the icon embeddings and the voice calibration now, so the first video is not slower."""
         try:
