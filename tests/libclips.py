@@ -62,3 +62,37 @@ def write_caption(clip: Path, caption: object) -> None:
         clip.with_suffix(".json").write_text(json.dumps(caption), encoding="utf-8")
     else:
         clip.with_suffix(".txt").write_text(str(caption), encoding="utf-8")
+
+
+#: real photographs that ship inside PyPI wheels (dev dependencies; nothing is downloaded): the package and
+#: the folder in it
+PHOTO_DIRS = (("skimage", "data"), ("sklearn", "datasets/images"))
+
+
+def photo(name: str) -> Path:
+    """A real photograph from scikit-image (``skimage/data``) or scikit-learn (``sklearn/datasets/images``)."""
+    import importlib.util
+
+    for package, folder in PHOTO_DIRS:
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.submodule_search_locations:
+            f = Path(next(iter(spec.submodule_search_locations))) / folder / name
+            if f.is_file():
+                return f
+    raise FileNotFoundError(
+        f"{name}: not in scikit-image or scikit-learn (dev dependencies: pip install -e '.[dev]')"
+    )
+
+
+def make_photo_clip(path: Path, image: Path, *, seconds: float = 2.0, fps: int = 12, size: str = "320x240",
+                    zoom: float = 0.12, crf: int = 23) -> Path:  # fmt: skip
+    """A slow zoom into a photograph (cropped to the clip's aspect), like a handheld shot of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    w, h = (int(x) for x in size.split("x"))
+    n = max(2, round(seconds * fps))
+    graph = (f"scale={2 * w}:{2 * h}:force_original_aspect_ratio=increase,crop={2 * w}:{2 * h},"
+             f"zoompan=z='1+{zoom}*on/{n}':x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)':d={n}:s={w}x{h}:fps={fps},"
+             "format=yuv420p")  # fmt: skip
+    ffmpeg("-i", str(image), "-vf", graph, "-frames:v", str(n), "-c:v", "libx264", "-preset", "ultrafast",
+           "-crf", str(crf), str(path))  # fmt: skip
+    return path

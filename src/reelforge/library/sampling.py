@@ -5,17 +5,21 @@ up to the next one). For every GOP we know, before decoding anything, which of t
 target times fall inside it:
 
 * no target: nothing of the GOP is decoded (its packets are only read);
-* targets near the keyframe (within half the target spacing): only the keyframe and the frame after it
-  are decoded - as cheap as decoding keyframes only (``skip_frame="NONKEY"``), but we also get the next
-  frame, which gives the local motion;
-* a target deep inside a long GOP: the GOP is decoded in order up to that target and its next frame,
-  never further (the rest of the GOP is dropped and the decoder flushed at the next keyframe).
+* targets near the keyframe (within half the target spacing): only the keyframe's own packet is decoded
+  (one frame: the rest of the GOP is never handed to the decoder);
+* a target deep inside a long GOP: the GOP is decoded in order up to that target, never further, with the
+  decoder told to skip non-reference frames (``skip_frame="NONREF"``: frames no other frame depends on,
+  about half of an x264 stream), so a sample lands on the nearest reference frame.
 
 Each chosen frame is scaled down by libswscale (``reformat``) straight from the decoder: a small RGB
 thumbnail for statistics and shot detection (and a 224-pixel one when a visual embedder wants pixels).
-Per sample we keep the mean luma, its spread (black or blank frames) and the frame-difference energy to
-the next frame (motion). Shot boundaries come from colour-histogram jumps between neighbouring samples,
-snapped to a keyframe between them when there is one (encoders put keyframes on cuts).
+Per sample we keep the mean luma, its spread (black or blank frames) and the motion around it. Motion is
+read from the packets, not from pixels: the mean size of the inter-coded (non-key) packets within half a
+target spacing of the sample, in bits per pixel. The encoder spends those bits on what changed since the
+frames it predicts from, so within one file it ranks moving stretches above still ones (all that
+``retrieve.best_start`` asks of it) without decoding a second frame per sample. Shot boundaries come from
+colour-histogram jumps between neighbouring samples, snapped to a keyframe between them when there is one
+(encoders put keyframes on cuts).
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ class FrameSample:
     t: float  # seconds from the start of the file
     luma: float  # mean luma, 0..1
     contrast: float  # standard deviation of luma, 0..1 (near 0: a blank frame)
-    motion: float  # mean absolute luma change to the next frame, per second (0 when unknown)
+    motion: float  # inter-coded bits per pixel per frame around the sample (0 when unknown)
     keyframe: bool
     hist: np.ndarray = field(repr=False)  # normalised RGB histogram (3 * HIST_BINS)
     thumb: np.ndarray = field(repr=False)  # small RGB uint8 (h, w, 3)
@@ -90,23 +94,28 @@ def _hist(rgb: np.ndarray) -> np.ndarray:
     return out
 
 
-def sample_frames(path: Path, info: ProbeInfo, *, max_frames: int = MAX_FRAMES, pixels: int = 0) -> Sampling:
+def sample_frames(path: Path, info: ProbeInfo, *, max_frames: int = MAX_FRAMES, pixels: int = 0,
+                  container: Any = None) -> Sampling:  # fmt: skip
     """Sample up to ``max_frames`` frames in one sequential pass; ``pixels`` > 0 also keeps a copy scaled
-    to that short side (for a visual embedder). Raises ``Rejected`` when nothing can be decoded."""
+    to that short side (for a visual embedder). ``container``: the file already open (from ``probe_open``,
+    not yet read; closed here). Raises ``Rejected`` when nothing can be decoded."""
     targets = targets_for(info.duration, max_frames)
     spacing = info.duration / len(targets)
     tol = min(spacing / 2, 2.0)
     tw = THUMB_WIDTH
     th = max(2, round(tw * info.height / info.width / 2) * 2)
+    pw = ph = 0
     if pixels > 0:
         scale = pixels / min(info.width, info.height)
         pw, ph = max(2, round(info.width * scale / 2) * 2), max(2, round(info.height * scale / 2) * 2)
-    try:
-        container = av.open(str(path), metadata_errors="ignore")
-    except (av.FFmpegError, OSError) as exc:
-        raise Rejected(f"not a readable media file ({getattr(exc, 'strerror', None) or exc})") from None
+    if container is None:
+        try:
+            container = av.open(str(path), metadata_errors="ignore")
+        except (av.FFmpegError, OSError) as exc:
+            raise Rejected(f"not a readable media file ({getattr(exc, 'strerror', None) or exc})") from None
     frames: list[FrameSample] = []
     keyframes: list[float] = []
+    sizes: list[tuple[float, int, bool]] = []  # (time, bytes, keyframe) of every video packet
     stats = {"decoded": 0, "packets": 0, "gops": 0}
     last_time = 0.0
     warning: str | None = None
@@ -119,12 +128,22 @@ def sample_frames(path: Path, info: ProbeInfo, *, max_frames: int = MAX_FRAMES, 
         tb = stream.time_base or Fraction(1, 90000)
         t0 = float(stream.start_time * tb) if stream.start_time is not None else 0.0
         next_target = 0  # index of the first target not yet satisfied
-        if _keyframe_count(stream) >= len(targets) / 2:
-            tol = spacing  # dense keyframes: snap to them rather than decode into GOPs
+        nkeys = _keyframe_count(stream)
+        if nkeys >= len(targets) / 2:  # dense keyframes: snap to them rather than decode into GOPs
+            tol = max(spacing, 0.6 * info.duration / nkeys)  # (any target is within half a GOP of one)
         snap_next = False  # a target of the previous GOP is served by this GOP's keyframe
+        half = 0.5 / max(info.fps, 1.0)
 
         def seconds(pts: int | None) -> float | None:
             return None if pts is None else float(pts * tb) - t0
+
+        def sample(frame: av.VideoFrame, ft: float) -> None:
+            rgb = frame.reformat(width=tw, height=th, format="rgb24").to_ndarray()
+            y = _luma(rgb)
+            big = frame.reformat(width=pw, height=ph, format="rgb24").to_ndarray() if pixels > 0 else None
+            frames.append(FrameSample(t=ft, luma=float(y.mean()), contrast=float(y.std()), motion=0.0,
+                                      keyframe=bool(frame.key_frame), hist=_hist(rgb), thumb=rgb,
+                                      pixels=big))  # fmt: skip
 
         def decode_gop(gop: list[Any], start: float, end: float) -> None:
             nonlocal next_target, snap_next
@@ -139,44 +158,24 @@ def sample_frames(path: Path, info: ProbeInfo, *, max_frames: int = MAX_FRAMES, 
             deep = [t for t in later if not (end - t <= tol and end < math.inf)]
             if not at_key and not deep:
                 return
-            stop_at = max(deep) if deep else start  # decode up to this time (and one frame more)
+            # the keyframe alone, or the GOP up to the last deep target without non-reference frames
+            ctx.skip_frame = "NONREF" if deep else "DEFAULT"
             wanted = sorted(({start} if at_key else set()) | set(deep))
-            pending: FrameSample | None = None
-            prev_y: np.ndarray | None = None
             w_i = 0
-            done = False
 
             def take(frame: av.VideoFrame) -> bool:
-                nonlocal pending, prev_y, w_i
+                """Keep the frame if it reaches the next wanted time; True once every wanted time is served."""
+                nonlocal w_i
                 stats["decoded"] += 1
                 ft = seconds(frame.pts)
-                if ft is None:
-                    return False
-                if pending is not None:  # the frame after a sample: motion
-                    y = _luma(frame.reformat(width=tw, height=th, format="rgb24").to_ndarray())
-                    dt = max(ft - pending.t, 1e-3)
-                    if prev_y is not None:
-                        pending.motion = float(np.abs(y - prev_y).mean()) / dt
-                    pending = None
-                half = 0.5 / max(info.fps, 1.0)
-                if w_i < len(wanted) and ft >= wanted[w_i] - half:
+                if ft is not None and w_i < len(wanted) and ft >= wanted[w_i] - half:
                     while w_i < len(wanted) and wanted[w_i] - half <= ft:
                         w_i += 1
-                    rgb = frame.reformat(width=tw, height=th, format="rgb24").to_ndarray()
-                    y = _luma(rgb)
-                    big = (
-                        frame.reformat(width=pw, height=ph, format="rgb24").to_ndarray()
-                        if pixels > 0
-                        else None
-                    )
-                    pending = FrameSample(t=ft, luma=float(y.mean()), contrast=float(y.std()), motion=0.0,
-                                          keyframe=bool(frame.key_frame), hist=_hist(rgb), thumb=rgb,
-                                          pixels=big)  # fmt: skip
-                    prev_y = y
-                    frames.append(pending)
-                return ft > stop_at + half and pending is None
+                    sample(frame, ft)
+                return w_i >= len(wanted)
 
-            for pkt in gop:
+            done = False
+            for pkt in gop if deep else gop[:1]:
                 for frame in ctx.decode(pkt):
                     done = take(frame) or done
                 if done:
@@ -196,6 +195,7 @@ def sample_frames(path: Path, info: ProbeInfo, *, max_frames: int = MAX_FRAMES, 
                 t = seconds(pkt.pts if pkt.pts is not None else pkt.dts)
                 if t is not None:
                     last_time = max(last_time, t)
+                    sizes.append((t, pkt.size, bool(pkt.is_keyframe)))
                 if pkt.is_keyframe:
                     kt = t if t is not None else gop_start
                     keyframes.append(kt)
@@ -217,8 +217,29 @@ def sample_frames(path: Path, info: ProbeInfo, *, max_frames: int = MAX_FRAMES, 
         raise Rejected(warning or "no frame could be decoded (corrupt or unsupported video)")
     if last_time + max(1.0, 2 * spacing) < info.duration * 0.6:
         raise Rejected(f"truncated: the video data stops at {last_time:.1f} s of {info.duration:.1f} s")
+    _packet_motion(frames, sizes, max(spacing / 2, 3.0 / max(info.fps, 1.0)), info.width * info.height)
     return Sampling(frames=frames, keyframes=keyframes, decoded=stats["decoded"], packets=stats["packets"],
                     gops=stats["gops"], last_time=last_time, warning=warning)  # fmt: skip
+
+
+def _packet_motion(
+    frames: list[FrameSample], sizes: list[tuple[float, int, bool]], window: float, area: int
+) -> None:
+    """Each sample's motion: the mean inter-coded packet size within ``window`` seconds, in bits per pixel
+    (all packets when the stretch has no inter-coded one, as in all-intra codecs)."""
+    if not sizes or area <= 0:
+        return
+    times = np.array([t for t, _, _ in sizes])
+    order = np.argsort(times, kind="stable")
+    times = times[order]
+    nbytes = np.array([n for _, n, _ in sizes], dtype=np.float64)[order]
+    inter = ~np.array([k for _, _, k in sizes], dtype=bool)[order]
+    for f in frames:
+        lo, hi = np.searchsorted(times, f.t - window), np.searchsorted(times, f.t + window, side="right")
+        sel = nbytes[lo:hi][inter[lo:hi]]
+        if sel.size == 0:
+            sel = nbytes[lo:hi]
+        f.motion = float(sel.mean()) * 8.0 / area if sel.size else 0.0
 
 
 def _keyframe_count(stream: Any) -> int:

@@ -1,8 +1,8 @@
 """The library's metadata and vectors in SQLite (WAL): the source of truth the FAISS index is built from.
 
 One row per file (path, mtime, size, fast content hash, probe facts, status and the reason when rejected)
-and one per segment (a shot: start/end, the text that was embedded, per-frame statistics, the vectors as
-float32 blobs). Each file is committed on its own, so a crash mid-``add`` loses at most the file in hand.
+and one per segment (a shot: start/end, the text that was embedded, per-frame statistics, what the frames
+show as ImageNet classes with probabilities, the vectors as float32 blobs). Each file is committed on its own, so a crash mid-``add`` loses at most the file in hand.
 ``version`` goes up on every change; with the library's random ``uid`` it keys cached retrievals.
 """
 
@@ -16,13 +16,15 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-SCHEMA = 1
+#: 2: segments.labels (content classes); text vectors may hold content. Opening a schema-1 library adds the
+#: column and bumps the version, so saved FAISS files (whose note names the old version) are rebuilt.
+SCHEMA = 2
 HASH_CHUNK = 1 << 20  # 1 MiB from each end
 
 _DDL = """
@@ -52,7 +54,8 @@ CREATE TABLE IF NOT EXISTS segments (
     frames TEXT NOT NULL,              -- JSON list of {t, luma, contrast, motion, key}
     mean_rgb TEXT,
     text_vec BLOB NOT NULL,
-    visual_vec BLOB
+    visual_vec BLOB,
+    labels TEXT                        -- JSON list of [class index, class name, probability]
 );
 CREATE INDEX IF NOT EXISTS segments_file ON segments(file_id);
 """
@@ -94,6 +97,7 @@ class FileRow:
     fps: float | None
     credit: str | None
     segments: int = 0
+    visual_embedder: str | None = None  # what made the file's visual vectors and content labels
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,8 @@ class SegmentRow:
     width: int
     height: int
     credit: str | None
+    labels: list[tuple[int, str, float]] = field(default_factory=list)  # what the frames show, best first
+    mean_rgb: tuple[float, float, float] | None = None
 
 
 class Store:
@@ -127,6 +133,15 @@ class Store:
             self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('version', '0')")
             self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
             self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('created', ?)", (str(time.time()),))
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring an older library's tables up to ``SCHEMA`` (inside the opening transaction)."""
+        cols = {str(r[1]) for r in self.conn.execute("PRAGMA table_info(segments)")}
+        if "labels" not in cols:
+            self.conn.execute("ALTER TABLE segments ADD COLUMN labels TEXT")
+            Store.bump(self.conn)
+        self.conn.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA),))
 
     def close(self) -> None:
         with self._lock:
@@ -165,11 +180,11 @@ class Store:
 
     # -- files ------------------------------------------------------------------------------------
 
-    _FILE_COLS = "id, path, size, mtime_ns, hash, status, reason, duration, width, height, fps, credit"
+    _FILE_COLS = "id, path, size, mtime_ns, hash, status, reason, duration, width, height, fps, credit, visual_embedder"
 
     def _file(self, row: Sequence[Any], segments: int = 0) -> FileRow:
         return FileRow(int(row[0]), Path(row[1]), int(row[2]), int(row[3]), row[4], str(row[5]), row[6],
-                       row[7], row[8], row[9], row[10], row[11], segments)  # fmt: skip
+                       row[7], row[8], row[9], row[10], row[11], segments, row[12])  # fmt: skip
 
     def file_by_path(self, path: Path) -> FileRow | None:
         with self._lock:
@@ -210,12 +225,13 @@ class Store:
 
     def put_segment(self, conn: sqlite3.Connection, file_id: int, *, start: float, end: float, text: str,
                     frames: list[dict[str, float]], mean_rgb: Sequence[float] | None, text_vec: np.ndarray,
-                    visual_vec: np.ndarray | None) -> int:  # fmt: skip
+                    visual_vec: np.ndarray | None,
+                    labels: Sequence[tuple[int, str, float]] | None = None) -> int:  # fmt: skip
         cur = conn.execute(
-            "INSERT INTO segments (file_id, start, end, text, frames, mean_rgb, text_vec, visual_vec) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO segments (file_id, start, end, text, frames, mean_rgb, text_vec, visual_vec, labels) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (file_id, start, end, text, json.dumps(frames), json.dumps(list(mean_rgb)) if mean_rgb else None,
-             to_blob(text_vec), to_blob(visual_vec)),
+             to_blob(text_vec), to_blob(visual_vec), json.dumps([list(x) for x in labels]) if labels else None),
         )  # fmt: skip
         return int(cur.lastrowid or 0)
 
@@ -242,8 +258,8 @@ class Store:
             ]
 
     def segments(self, ids: Sequence[int] | None = None) -> list[SegmentRow]:
-        q = ("SELECT s.id, s.file_id, f.path, s.start, s.end, s.text, s.frames, f.width, f.height, f.credit "
-             "FROM segments s JOIN files f ON f.id=s.file_id")  # fmt: skip
+        q = ("SELECT s.id, s.file_id, f.path, s.start, s.end, s.text, s.frames, f.width, f.height, f.credit, "
+             "s.labels, s.mean_rgb FROM segments s JOIN files f ON f.id=s.file_id")  # fmt: skip
         with self._lock:
             if ids is None:
                 rows = self.conn.execute(q).fetchall()
@@ -267,9 +283,14 @@ class Store:
                 int(r[7] or 0),
                 int(r[8] or 0),
                 r[9],
+                [(int(a), str(b), float(c)) for a, b, c in json.loads(r[10])] if r[10] else [],
+                tuple(json.loads(r[11])) if r[11] else None,
             )
             for r in rows
         ]
+
+    def file_segments(self, file_id: int) -> list[SegmentRow]:
+        return self.segments(self.segment_ids(file_id))
 
     def vectors(
         self, column: str = "text_vec", dim: int | None = None, *, embedder: str | None = None
