@@ -106,7 +106,8 @@ def test_second_run_is_all_cache_hits(rendered):
     pipe = Pipeline(rendered["settings"])  # a new process would see the same disk cache
     res2 = pipe.make(rendered["request"], root / "out" / "again.mp4")
     assert sum(v["misses"] for v in res2.cache.values()) == 0, res2.cache
-    assert res2.cache["segment"]["hits"] == len(res2.timeline.segments)
+    # the streamed previews look the segments up too (and find them), then the final render does
+    assert res2.cache["segment"]["hits"] >= len(res2.timeline.segments)
     assert res2.elapsed < rendered["result"].elapsed
     assert probe(res2.video)["duration"] == pytest.approx(
         probe(rendered["result"].video)["duration"], abs=0.05

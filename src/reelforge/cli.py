@@ -33,22 +33,54 @@ STAGE_LABELS = {
     "script": "Writing script",
     "narration": "Speaking narration",
     "visuals": "Drawing visuals",
-    "render": "Rendering segments",
+    "preview": "Rendering scenes",
+    "render": "Joining segments",
     "audio": "Mixing audio",
     "mux": "Finishing video",
 }
 
 
+#: a scene's state in the CLI's scene row: not written, written, spoken and drawn, rendered (playable)
+SCENE_MARKS = ("·", "○", "◐", "●")
+
+
 class RichProgress:
-    """Draws pipeline progress events as Rich bars: one per stage, and the current scene."""
+    """Draws pipeline progress events as Rich bars: one per stage with the current scene, and a row with one
+    mark per scene (scenes stream: several are at different stages at once)."""
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
         self.tasks: dict[str, TaskID] = {}
         self.lock = threading.Lock()
+        self.scenes: list[int] = []  # per scene: an index into SCENE_MARKS
+        self.parts: dict[int, set[str]] = {}
+
+    def _scene_row(self, e: ProgressEvent) -> None:
+        if e.stage in ("narration", "visuals") and e.total and len(self.scenes) != e.total:
+            self.scenes = [0] * e.total
+        if e.scene is None or e.scene >= len(self.scenes) or e.done == 0:
+            return
+        k = e.scene
+        if e.stage == "script":
+            state = 1
+        elif e.stage in ("narration", "visuals"):
+            self.parts.setdefault(k, set()).add(e.stage)
+            state = 2 if len(self.parts[k]) == 2 else 1
+        elif e.stage == "preview":
+            state = 3
+        else:
+            return
+        self.scenes[k] = max(self.scenes[k], state)
+        if "scenes" not in self.tasks:
+            self.tasks["scenes"] = self.progress.add_task("Scenes", total=len(self.scenes))
+        ready = sum(1 for x in self.scenes if x == 3)
+        marks = "".join(SCENE_MARKS[x] for x in self.scenes)
+        self.progress.update(self.tasks["scenes"], completed=ready, total=len(self.scenes),
+                             description=f"Scenes {marks}")  # fmt: skip
 
     def __call__(self, e: ProgressEvent) -> None:
         with self.lock:
+            self._scene_row(e)
             label = STAGE_LABELS.get(e.stage, e.stage.title())
             if e.stage not in self.tasks:
                 self.tasks[e.stage] = self.progress.add_task(label, total=max(e.total, 1))

@@ -472,3 +472,5 @@ class ProgressEvent(Frozen):
     cached: bool = False
     #: a finished artifact, when the event announces one (e.g. a rendered segment's file)
     artifact: str | None = None
+    #: a ``preview`` segment's provisional sound (WAV, exactly the segment's length): progressive playback
+    audio: str | None = None

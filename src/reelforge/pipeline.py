@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +42,9 @@ from .models import (
 )
 from .narration.base import sentence_pause
 from .registry import Registry, default_registry
+from .script.base import ScriptHead, StoryPart, assemble, parts_of
 from .script.plan import CALIBRATION_TEXT, speaking_rate
+from .streaming import SceneStream
 from .text import split_sentences, word_count
 
 log = logging.getLogger("reelforge.pipeline")
@@ -266,6 +268,41 @@ class Pipeline:
         self.progress(ProgressEvent(stage="script", done=1, total=1, cached=hit))
         return sb
 
+    def script_parts(self, request: Request) -> Iterator[StoryPart]:
+        """The storyboard as the writer writes it: the head, then each scene as soon as it exists (writers
+        that write in one call give it all at once). A finished script is cached whole, like
+        ``write_storyboard``'s, and a cached one is streamed from the cache."""
+        writer = self._writer = self.script_writer(request)
+        key = cache_key(
+            "script", writer.identity(), request.model_dump(include={"prompt", "duration", "style", "seed"})
+        )
+        found = self.cache.lookup("script", key) if self.cache.enabled else None
+        if found is not None:
+            self.cache.hits["script"] += 1
+            sb = Storyboard.model_validate_json((found / "storyboard.json").read_text(encoding="utf-8"))
+            self.progress(ProgressEvent(stage="script", done=0, total=len(sb.scenes), cached=True))
+            yield from parts_of(sb)
+            return
+        self.progress(ProgressEvent(stage="script", done=0, total=1))
+        stream = getattr(writer, "stream", None)
+        parts: Iterator[StoryPart] = (
+            stream(request) if stream is not None else parts_of(writer.execute(request))
+        )
+        written: list[StoryPart] = []
+        for part in parts:
+            written.append(part)
+            if isinstance(part, ScriptHead):
+                self.progress(ProgressEvent(stage="script", done=0, total=len(part.durations)))
+            yield part
+        sb = assemble(request, written)
+        if getattr(writer, "fell_back", False):  # a stand-in (the endpoint failed): not under its key
+            return
+
+        def build(d: Path) -> None:
+            (d / "storyboard.json").write_text(sb.model_dump_json(indent=2), encoding="utf-8")
+
+        self.cache.get_or_build("script", key, build)
+
     def _speak(self, narrator: Any, ident: dict[str, Any], text: str) -> SpokenSentence:
         self._check_cancel()
         key = cache_key("narration", ident, text)
@@ -480,9 +517,16 @@ class Pipeline:
         storyboard: Storyboard | None = None,
         keep_work: bool = False,
         release_models: bool = False,
+        on_storyboard: Callable[[Storyboard], None] | None = None,
+        preview_sound: bool = False,
     ) -> RunResult:
-        """Make the video. ``release_models``: a one-shot run lets the loaded voice and embedder go once
-        the scene assets exist, so the render's ffmpeg processes have the memory (a service keeps them)."""
+        """Make the video: scenes flow from the writer through speech, pictures and a preview render as each
+        is written (:mod:`reelforge.streaming`); then the final timeline, its audio mix and the MP4.
+        ``on_storyboard`` is told a storyboard it writes as soon as it is written (and again if scenes are
+        then rewritten shorter), so a job that is run again need not write it again; ``preview_sound``: each
+        segment's ``preview`` event comes with a provisional mix (progressive playback). ``release_models``: a
+        one-shot run lets the loaded voice and embedder go once the scene assets exist, so the render's
+        ffmpeg processes have the memory (a service keeps them)."""
         t_start = time.perf_counter()
         out_path = check_output(out_path)
         st = self.settings
@@ -497,32 +541,71 @@ class Pipeline:
         )
         footage = self.footage()  # an online footage source without a key fails here, before any work
         written = storyboard is None
-        if storyboard is None:
-            storyboard = self.write_storyboard(request)
+        if storyboard is not None and abs(storyboard.duration - request.duration) > 1e-6:
+            request = request.model_copy(update={"duration": storyboard.duration})
+        if keep_work:
+            work = out_path.with_suffix(".work")
+            work.mkdir(exist_ok=True)
         else:
-            if abs(storyboard.duration - request.duration) > 1e-6:
-                request = request.model_copy(update={"duration": storyboard.duration})
-            storyboard = self.plan_visuals(storyboard)
-        self._check_cancel()
+            work = Path(tempfile.mkdtemp(prefix="reelforge-"))
+        try:
+            return self._make(request, out_path, composer, footage, storyboard, written, work, keep_work,
+                              release_models, on_storyboard, preview_sound, t_start)  # fmt: skip
+        finally:
+            if not keep_work:
+                shutil.rmtree(work, ignore_errors=True)
+
+    def _make(
+        self,
+        request: Request,
+        out_path: Path,
+        composer: Any,
+        footage: Any,
+        storyboard: Storyboard | None,
+        written: bool,
+        work: Path,
+        keep_work: bool,
+        release_models: bool,
+        on_storyboard: Callable[[Storyboard], None] | None,
+        preview_sound: bool,
+        t_start: float,
+    ) -> RunResult:
+        st = self.settings
         clips: list[Any] = []
-        if footage is not None:  # stock footage per scene, before the heavy work: a refused key stops early
+        if footage is not None or st.library:
+            # clips are chosen for the whole storyboard at once (no clip twice): the script comes first
+            if storyboard is None:
+                storyboard = self.write_storyboard(request)
+            else:
+                storyboard = self.plan_visuals(storyboard)
+            self._check_cancel()
             t0 = time.perf_counter()
-            clips = footage.find_clips(request, storyboard, cache=self.cache, library_dir=st.library_dir,
-                                       progress=self.progress)  # fmt: skip
+            if (
+                footage is not None
+            ):  # stock footage per scene, before the heavy work: a refused key stops early
+                clips = footage.find_clips(request, storyboard, cache=self.cache, library_dir=st.library_dir,
+                                           progress=self.progress)  # fmt: skip
+            if (
+                st.library
+            ):  # per-scene clips from a library (each scene's own query; cached by library version)
+                from .library.retrieve import scene_clips
+                from .library.stock import merge_clips
+
+                clips = merge_clips(clips, scene_clips(st, self.cache, storyboard, self.progress))
             self._timed("clips", t0)
             self._check_cancel()
-        assets, music, title_visual = self.assets(request, storyboard)
+        parts = self.script_parts(request) if storyboard is None else parts_of(storyboard)
+        stream = SceneStream(self, request, composer=composer, work=work, clips=clips, sound=preview_sound)
+        streamed = stream.run(parts, on_script=on_storyboard if written else None)
+        storyboard, assets, music = streamed.storyboard, streamed.assets, streamed.music
+        title_visual = streamed.title_visual
         if written:  # a storyboard the user gave is rendered as written
-            storyboard, assets = self.shorten_overruns(request, storyboard, assets)
+            shortened, assets = self.shorten_overruns(request, storyboard, assets)
+            if shortened != storyboard and on_storyboard is not None:
+                on_storyboard(shortened)
+            storyboard = shortened
         self._check_cancel()
 
-        if st.library:  # per-scene clips from a library (each scene's own query; cached by library version)
-            from .library.retrieve import scene_clips
-            from .library.stock import merge_clips
-
-            t0 = time.perf_counter()
-            clips = merge_clips(clips, scene_clips(st, self.cache, storyboard, self.progress))
-            self._timed("clips", t0)
         if release_models:
             from .resources import release_models as release
 
@@ -537,48 +620,39 @@ class Pipeline:
             transition=st.transition,
         )  # fmt: skip
 
-        if keep_work:
-            work = out_path.with_suffix(".work")
-            work.mkdir(exist_ok=True)
+        t0 = time.perf_counter()
+        metadata = {"title": fitted.title, "comment": f"Made with reelforge {__version__}"}
+        if credits:
+            metadata["copyright"] = "; ".join(credits)
+        composer.execute(timeline, out_path, work, self.progress, cache=self.cache, cancel=self.cancel,
+                         metadata=metadata)  # fmt: skip
+        self._timed("render", t0)
+        side = sidecar_paths(out_path)
+        poster_at = timeline.segments[0].frames / timeline.fps / 2
+        composer.poster(out_path, poster_at, side["poster"])
+        _write_atomic(side["storyboard"], fitted.model_dump_json(indent=2))
+        _write_atomic(side["srt"], to_srt(timeline.cues))
+        _write_atomic(side["vtt"], to_vtt(timeline.cues))
+        config = {
+            "reelforge": __version__,
+            "request": request.model_dump(mode="json"),
+            "settings": self.settings.public_dump(),
+            "backends": {
+                "script": fitted.writer,
+                "narration": self.settings.tts,
+                "visuals": self.settings.images,
+                **({"stills": footage.stills} if footage is not None else {}),
+                "music": None if self.settings.no_music else self.settings.music,
+                "compose": composer.identity(),
+            },
+        }
+        _write_atomic(side["config"], json.dumps(config, indent=2, ensure_ascii=False))
+        if credits:
+            _write_atomic(side["credits"], "\n".join(credits) + "\n")
         else:
-            work = Path(tempfile.mkdtemp(prefix="reelforge-"))
-        try:
-            t0 = time.perf_counter()
-            metadata = {"title": fitted.title, "comment": f"Made with reelforge {__version__}"}
-            if credits:
-                metadata["copyright"] = "; ".join(credits)
-            composer.execute(timeline, out_path, work, self.progress, cache=self.cache, cancel=self.cancel,
-                             metadata=metadata)  # fmt: skip
-            self._timed("render", t0)
-            side = sidecar_paths(out_path)
-            poster_at = timeline.segments[0].frames / timeline.fps / 2
-            composer.poster(out_path, poster_at, side["poster"])
-            _write_atomic(side["storyboard"], fitted.model_dump_json(indent=2))
-            _write_atomic(side["srt"], to_srt(timeline.cues))
-            _write_atomic(side["vtt"], to_vtt(timeline.cues))
-            config = {
-                "reelforge": __version__,
-                "request": request.model_dump(mode="json"),
-                "settings": self.settings.public_dump(),
-                "backends": {
-                    "script": fitted.writer,
-                    "narration": self.settings.tts,
-                    "visuals": self.settings.images,
-                    **({"stills": footage.stills} if footage is not None else {}),
-                    "music": None if self.settings.no_music else self.settings.music,
-                    "compose": composer.identity(),
-                },
-            }
-            _write_atomic(side["config"], json.dumps(config, indent=2, ensure_ascii=False))
-            if credits:
-                _write_atomic(side["credits"], "\n".join(credits) + "\n")
-            else:
-                side.pop("credits").unlink(missing_ok=True)
-            if keep_work:
-                (work / "timeline.json").write_text(timeline.model_dump_json(indent=2, by_alias=True))
-        finally:
-            if not keep_work:
-                shutil.rmtree(work, ignore_errors=True)
+            side.pop("credits").unlink(missing_ok=True)
+        if keep_work:
+            (work / "timeline.json").write_text(timeline.model_dump_json(indent=2, by_alias=True))
         return RunResult(
             video=out_path,
             storyboard=fitted,

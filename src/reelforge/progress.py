@@ -7,13 +7,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 #: how much of a video each stage is, roughly (for percentages and ETAs)
+#: scenes stream (``preview``: each scene's segment rendered as soon as it is written), so the final
+#: ``render`` mostly finds its segments done
 STAGE_WEIGHTS = {
-    "script": 0.02,
-    "narration": 0.28,
-    "visuals": 0.15,
-    "audio": 0.15,
-    "render": 0.37,
-    "mux": 0.03,
+    "script": 0.2,
+    "narration": 0.15,
+    "visuals": 0.1,
+    "preview": 0.3,
+    "audio": 0.1,
+    "render": 0.1,
+    "mux": 0.05,
 }
 
 

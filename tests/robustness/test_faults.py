@@ -98,10 +98,13 @@ def test_ffmpeg_killed_mid_segment_leaves_no_corrupt_entry(tmp_path, make_settin
     assert not (tmp_path / "v.mp4").exists()
     cache_dir = broken.cache_dir
     assert not [p for p in cache_dir.rglob(".tmp-*")], "temporary build dirs must be cleaned up"
-    for entry in (cache_dir / "segment").glob("*/*"):
+    kept = list((cache_dir / "segment").glob("*/*"))
+    for entry in kept:
         assert (entry / ".complete").exists() and (entry / "seg.mp4").stat().st_size > 0
     res = Pipeline(fast(make_settings, jobs=1)).make(REQ, tmp_path / "v.mp4")
-    assert res.cache["segment"]["misses"] == 1  # only the killed segment is redone
+    # only what the failed run did not finish is rendered (the killed segment, and the scenes after it
+    # that had not streamed by yet); every finished segment is used as it is
+    assert res.cache["segment"]["misses"] == len(res.timeline.segments) - len(kept) >= 1
     assert res.video.exists()
 
 

@@ -213,9 +213,10 @@ def test_builder_writes_every_piece_from_the_model() -> None:
     narrs = [s.narration for s in sb.scenes]
     assert all(overlap(n, narrs[:i]) == 0 for i, n in enumerate(narrs))
     kinds = [a.kind for a in model.asks]
-    assert kinds == ["outline", "title", *["narration"] * 5, *["visual"] * 5]
+    # scenes stream: each scene's narration, then its picture, before the next scene
+    assert kinds == ["outline", "title", *["narration", "visual"] * 5]
     # the middle scenes got an outline point, and each scene sees the one before it
-    third = model.asks[4].messages[-1]["content"]
+    third = model.asks[6].messages[-1]["content"]
     assert "Focus: Turning nectar into honey" in third and f"Before this: {json.dumps(narrs[1])}" in third
 
 
@@ -271,9 +272,9 @@ def test_a_model_that_only_babbles_still_gives_a_valid_storyboard_quickly() -> N
     template = TemplatePieces(Request(prompt=BEES, duration=60))
     assert sb.title == template.title
     assert all(s.narration and s.visual for s in sb.scenes)
-    # outline (2 tries), then title, scene 1 and scene 2 (2 tries each); after 3 failed pieces in a row
-    # with nothing accepted, the model is not asked any more
-    assert [a.kind for a in calls] == ["outline"] * 2 + ["title"] * 2 + ["narration"] * 4
+    # outline (2 tries), then title, scene 1's narration and its picture (2 tries each); after 3 failed
+    # pieces in a row with nothing accepted, the model is not asked any more
+    assert [a.kind for a in calls] == ["outline"] * 2 + ["title"] * 2 + ["narration"] * 2 + ["visual"] * 2
 
 
 def test_revise_falls_back_to_trimming_when_the_model_is_unreachable() -> None:

@@ -205,10 +205,15 @@ def test_patch_storyboard_rerenders_one_segment(main):
     job = wait_for_done(client, job_id)
     assert job["status"] == "done" and job["generation"] == 1
     events = parse_sse(client.get(f"/v1/videos/{job_id}/events", params={"after": seq0}).text)
-    renders = [ProgressEvent.model_validate(d) for _, k, d in events
-               if k == "progress" and d["stage"] == "render" and d["message"].startswith("segment")]  # fmt: skip
-    assert len(renders) == len(before["scenes"]) + 1
-    assert [e.scene for e in renders if not e.cached] == [last]  # exactly one segment rendered again
+    def segments(stage: str) -> list[ProgressEvent]:
+        return [ProgressEvent.model_validate(d) for _, k, d in events
+                if k == "progress" and d["stage"] == stage and d["message"].startswith("segment")]  # fmt: skip
+
+    previews, renders = segments("preview"), segments("render")
+    assert len(previews) == len(renders) == len(before["scenes"]) + 1
+    # exactly one segment rendered again, as its scene streamed by; the final render finds them all
+    assert [e.scene for e in previews if not e.cached] == [last]
+    assert all(e.cached for e in renders)
     visuals = [d for _, k, d in events if k == "progress" and d["stage"] == "visuals" and d["done"]]
     assert len(visuals) == len(before["scenes"])
     after = client.get(f"/v1/videos/{job_id}/storyboard").json()

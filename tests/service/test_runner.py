@@ -27,7 +27,7 @@ def submit(store: SQLiteJobStore, **kw) -> Job:
 
 
 class Exploding:
-    """Stands in for the pipeline: fails at ``make`` with the given error."""
+    """Stands in for the pipeline: fails at ``make`` with the given error, once the script is written."""
 
     error: BaseException = OSError(28, "No space left on device")
 
@@ -39,7 +39,9 @@ class Exploding:
 
         return TemplateWriter().execute(request)
 
-    def make(self, *a, **kw):
+    def make(self, request, *a, **kw):
+        if kw.get("storyboard") is None and kw.get("on_storyboard") is not None:
+            kw["on_storyboard"](self.write_storyboard(request))
         raise self.error
 
 

@@ -6,6 +6,7 @@ Everything streams in chunks, so memory stays flat however long the video is.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import wave
@@ -95,14 +96,17 @@ def write_narration(plan: AudioPlan, duration: float, out: Path) -> int:
     return sr
 
 
-def write_ducked_music(plan: AudioPlan, duration: float, out: Path) -> None:
-    """Copy the music track applying the ducking envelope, trimmed/padded to ``duration``."""
+def write_ducked_music(plan: AudioPlan, duration: float, out: Path, offset: float = 0.0) -> None:
+    """Copy the music track applying the ducking envelope, trimmed/padded to ``duration``; from ``offset``
+    seconds into the video (a window of it: progressive playback's provisional mix)."""
     assert plan.music is not None
     ts, gs = duck_breakpoints(plan)
     with wave.open(str(plan.music), "rb") as r, wave.open(str(out), "wb") as w:
         sr, ch = r.getframerate(), r.getnchannels()
         if r.getsampwidth() != 2:
             raise ComposeError(f"music file {plan.music} must be 16-bit PCM WAV")
+        skip = min(r.getnframes(), round(offset * sr))
+        r.setpos(skip)
         w.setnchannels(ch)
         w.setsampwidth(2)
         w.setframerate(sr)
@@ -114,7 +118,7 @@ def write_ducked_music(plan: AudioPlan, duration: float, out: Path) -> None:
             data = np.frombuffer(raw, dtype="<i2").astype(np.float32).reshape(-1, ch) / 32768.0
             if len(data) < n:
                 data = np.vstack([data, np.zeros((n - len(data), ch), dtype=np.float32)])
-            t = (pos + np.arange(n)) / sr
+            t = (skip + pos + np.arange(n)) / sr
             gain = np.power(10.0, np.interp(t, ts, gs) / 20.0).astype(np.float32)
             w.writeframes((np.clip(data * gain[:, None], -1, 1) * 32767).astype("<i2").tobytes())
             pos += n
@@ -212,6 +216,50 @@ def mix(
         _limit(ffmpeg, premix, gain, plan, limited, cancel, margin)
     limited.unlink(missing_ok=True)
     return measured
+
+
+def preview_mix(
+    ffmpeg: str,
+    plan: AudioPlan,
+    start: float,
+    duration: float,
+    work: Path,
+    out: Path,
+    cancel: threading.Event | None = None,
+) -> None:
+    """A provisional mix of one window of the video, ``start`` .. ``start + duration``, to PCM WAV ``out``:
+    the sentences spoken in it and its slice of the ducked music, brought to about the target loudness by
+    one measured gain and the limiter. Progressive playback plays it while later scenes are still being
+    made; the final track (:func:`mix`) is measured over the whole video, so the two differ a little."""
+    end = start + duration
+    shifted = tuple(
+        c.model_copy(update={"start": c.start - start})
+        for c in plan.narration
+        if start - 120.0 < c.start < end
+    )
+    window = plan.model_copy(update={"narration": shifted})
+    narr = work / "narration.wav"
+    write_narration(window, duration, narr)
+    inputs = ["-i", str(narr)]
+    graph = "[0:a]aresample=48000,pan=stereo|c0=c0|c1=c0[n]"
+    if plan.music is not None:
+        music = work / "music.wav"
+        write_ducked_music(plan, duration, music, offset=start)
+        inputs += ["-i", str(music)]
+        graph += ";[1:a]aresample=48000,aformat=channel_layouts=stereo[m];[n][m]amix=inputs=2:normalize=0[x]"
+    else:
+        graph += ";[n]anull[x]"
+    graph += f";[x]apad=whole_dur={duration:.4f},atrim=duration={duration:.4f},{LEVEL}"
+    premix = work / "premix.wav"
+    err = run([ffmpeg, "-hide_banner", "-nostdin", "-y", *inputs, "-filter_complex", graph + "[o]", "-map", "[o]",
+               "-c:a", "pcm_f32le", str(premix)], cancel=cancel, what="ffmpeg (preview mix)")  # fmt: skip
+    level, _ = _summary(err)
+    if level < -60:  # silence (a title card without music): nothing to level
+        os.replace(premix, out)
+    else:
+        _limit(ffmpeg, premix, plan.loudness - level, plan, out, cancel, 1.0)
+    for scratch in (narr, work / "music.wav", premix):
+        scratch.unlink(missing_ok=True)
 
 
 def _limit(ffmpeg: str, premix: Path, gain: float, plan: AudioPlan, out: Path,

@@ -451,24 +451,8 @@ class FFmpegComposer(Backend):
                                    scene=seg.index if seg.kind == "scene" else None,
                                    message=f"segment {k}", artifact=str(path)))  # fmt: skip
 
-        def transition(k: int) -> None:
-            (prev, _), (entry, hit) = entries[k - 1], entries[k]
-            tail, head, body = prev / "tail.mkv", entry / "head.mkv", entry / "seg.mp4"
-
-            def build(d: Path) -> None:
-                self.render_transition(segs[k], timeline, tail, head, body, d, cancel)
-
-            key = self.transition_key(segs[k], timeline, tail, head, body)
-            t_entry, t_hit = cache.get_or_build("transition", key, build)
-            report(k, t_entry / "scene.mp4", hit and t_hit)
-
         def one(k: int) -> None:
-            seg = segs[k]
-
-            def build(d: Path) -> None:
-                self.render_segment(seg, timeline, d, fonts, cancel)
-
-            entry, hit = cache.get_or_build("segment", self.segment_key(seg, timeline), build)
+            entry, hit = self._segment_entry(timeline, k, fonts, cache, cancel)
             if not overlap[k]:
                 report(k, entry / "seg.mp4", hit)
             with lock:  # a transition is made by whichever of its two segments is rendered last
@@ -477,7 +461,10 @@ class FFmpegComposer(Backend):
                          and j - 1 in entries and j in entries]  # fmt: skip
                 joined.update(ready)
             for j in ready:
-                transition(j)
+                path, t_hit = self._transition_entry(
+                    timeline, j, entries[j - 1][0], entries[j][0], cache, cancel
+                )
+                report(j, path, entries[j][1] and t_hit)
 
         workers, _ = self._workers()
         with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -493,6 +480,43 @@ class FFmpegComposer(Backend):
         order = [paths[k] for k in range(len(segs))]
         self.mux(order, audio_path, timeline, out_path, work_dir, cancel, metadata or {})
         emit(ProgressEvent(stage="mux", done=1, total=1))
+
+    def _segment_entry(self, tl: Timeline, k: int, fonts: Path, cache: Cache,
+                       cancel: threading.Event | None) -> tuple[Path, bool]:  # fmt: skip
+        """Segment ``k``'s cache entry (rendered if missing) and whether it was there."""
+        seg = tl.segments[k]
+
+        def build(d: Path) -> None:
+            self.render_segment(seg, tl, d, fonts, cancel)
+
+        return cache.get_or_build("segment", self.segment_key(seg, tl), build)
+
+    def _transition_entry(self, tl: Timeline, k: int, prev: Path, entry: Path, cache: Cache,
+                          cancel: threading.Event | None) -> tuple[Path, bool]:  # fmt: skip
+        """Segment ``k`` as it plays (the transition from ``k - 1``'s tail into its head, then its body)."""
+        tail, head, body = prev / "tail.mkv", entry / "head.mkv", entry / "seg.mp4"
+
+        def build(d: Path) -> None:
+            self.render_transition(tl.segments[k], tl, tail, head, body, d, cancel)
+
+        t_entry, hit = cache.get_or_build("transition", self.transition_key(tl.segments[k], tl, tail, head, body),
+                                          build)  # fmt: skip
+        return t_entry / "scene.mp4", hit
+
+    def render_preview(self, tl: Timeline, k: int, work_dir: Path, cache: Cache,
+                       cancel: threading.Event | None = None) -> tuple[Path, bool]:  # fmt: skip
+        """Segment ``k`` as it will play, rendered (and cached) before the rest of the timeline is known,
+        and whether it was cached already: the streaming pipeline calls it as each scene is ready.
+        ``execute`` later finds the same entries when the final timeline gives the segment the same
+        pixels (it does, unless the scene's length changed)."""
+        work_dir.mkdir(parents=True, exist_ok=True)
+        fonts = self._font_dir(work_dir)
+        entry, hit = self._segment_entry(tl, k, fonts, cache, cancel)
+        if not transition_frames(tl.segments[k], tl)[0]:
+            return entry / "seg.mp4", hit
+        prev, _ = self._segment_entry(tl, k - 1, fonts, cache, cancel)
+        path, t_hit = self._transition_entry(tl, k, prev, entry, cache, cancel)
+        return path, hit and t_hit
 
     def _render_audio(self, tl: Timeline, out_dir: Path, cancel: threading.Event | None) -> None:
         mix(self.ffmpeg, tl.audio, tl.duration, out_dir, out_dir / "audio.m4a", cancel)

@@ -69,14 +69,18 @@ class Fit:
 SLACK = 0.002  # an overrun this small (rounding) is not worth moving any boundary for
 
 
-def fit_scenes(storyboard: Storyboard, narrations: Sequence[SceneNarration]) -> Fit:
+def fit_scenes(storyboard: Storyboard, narrations: Sequence[SceneNarration], *, borrow: bool = True) -> Fit:
     """Fit the narration to the planned scene lengths. The lengths come back on a millisecond grid that
     sums exactly to the video's duration, so the storyboard saved from them fits again to the very same
-    timeline (an edit of one scene must not move another scene's frames or fades)."""
+    timeline (an edit of one scene must not move another scene's frames or fades).
+
+    ``borrow=False`` keeps every scene in its planned slot even when its first sentence alone is too long
+    (that sentence then runs past the slot): a streamed scene is rendered before the scenes after it
+    exist, so it can't take their time."""
     try:
-        fit = _fit(storyboard, narrations, LEAD, TAIL)
+        fit = _fit(storyboard, narrations, LEAD, TAIL, borrow)
     except ComposeError:
-        fit = _fit(storyboard, narrations, *TIGHT)
+        fit = _fit(storyboard, narrations, *TIGHT, borrow)
     title = round(fit.title, 3)
     durations = [round(d, 3) for d in fit.durations]
     if durations:  # the rounding error goes to the last scene, so the sum stays exact
@@ -84,7 +88,13 @@ def fit_scenes(storyboard: Storyboard, narrations: Sequence[SceneNarration]) -> 
     return replace(fit, title=title, durations=durations)
 
 
-def _fit(storyboard: Storyboard, narrations: Sequence[SceneNarration], lead: float, tail: float) -> Fit:
+def _fit(
+    storyboard: Storyboard,
+    narrations: Sequence[SceneNarration],
+    lead: float,
+    tail: float,
+    borrow: bool = True,
+) -> Fit:
     planned = [s.duration for s in storyboard.scenes]
     fitted: list[SceneNarration] = []
     dropped = 0
@@ -100,6 +110,10 @@ def _fit(storyboard: Storyboard, narrations: Sequence[SceneNarration], lead: flo
     durations = list(planned)
     over = [need[i] - planned[i] if need[i] - planned[i] > SLACK else 0.0 for i in range(len(planned))]
     title = storyboard.title_duration
+    if not borrow and sum(over) > 1e-9 and lead == TIGHT[0]:
+        return Fit(durations=durations, narrations=fitted, dropped=dropped, lead=lead, title=title)
+    if not borrow and sum(over) > 1e-9:
+        raise ComposeError("a sentence overruns its scene")  # try the tight margins first
     if sum(over) > 1e-9:  # some single sentence is too long: borrow from other scenes, then the title card
         spare = [max(0.0, planned[i] - need[i]) for i in range(len(planned))]
         title_spare = max(0.0, title - TITLE_MIN) if title > 0 else 0.0
@@ -194,10 +208,11 @@ def build_timeline(
     clip_layout: str = "clip",
     transition: str = "auto",  # auto: by the request's style (STYLE_TRANSITIONS), else one of TRANSITIONS
     title_visual: SceneVisual | None = None,  # the title card's own picture (and layers), when drawn
+    borrow: bool = True,  # False: every scene in its planned slot (see ``fit_scenes``)
 ) -> tuple[Timeline, Storyboard]:
     width, height = request.size
     fps = request.fps
-    fit = fit_scenes(storyboard, [a.narration for a in assets])
+    fit = fit_scenes(storyboard, [a.narration for a in assets], borrow=borrow)
     style = SubtitleStyle(burn=request.subtitles, karaoke=request.karaoke)
     _, _, max_chars = style_metrics(width, height, style)
 

@@ -19,6 +19,7 @@ error (a bad key, an unknown model): those need fixing, not hiding.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
@@ -27,6 +28,7 @@ from pydantic import Field
 from ..backend import Backend, BackendOptions
 from ..errors import LLMUnavailable
 from ..models import Request, Scene, Storyboard
+from .base import StoryPart, parts_of
 from .local import LocalWriter, bundled_model, runtime_available
 from .openai import OpenAIWriter
 from .template import TemplateWriter
@@ -133,6 +135,16 @@ class AutoWriter(Backend):
             log.warning("script writer: the LLM endpoint failed (%s); falling back to %s", exc, other.name)
             self.fell_back = True
             return other.execute(request)
+
+    def stream(self, request: Request) -> Iterator[StoryPart]:
+        """The chosen writer's parts as they come. An endpoint may fail half way, and its fallback writes
+        another story: so an endpoint's storyboard is written whole (falling back as a whole) first."""
+        chosen = self.chosen
+        if isinstance(chosen, OpenAIWriter) or not hasattr(chosen, "stream"):
+            yield from parts_of(self.execute(request))
+            return
+        self.fell_back = False
+        yield from chosen.stream(request)
 
     def revise(self, scene: Scene, max_words: int, request: Request) -> Scene:
         try:

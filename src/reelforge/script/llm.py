@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -32,6 +32,7 @@ from pydantic import Field
 from ..backend import Backend, BackendOptions
 from ..errors import ScriptError
 from ..models import Request, Scene, Storyboard
+from .base import ScriptHead, StoryPart, assemble
 from .checks import (
     MAX_KEYWORDS,
     MAX_OVERLAP,
@@ -258,7 +259,9 @@ class StoryboardBuilder:
 
     # -- the whole storyboard
 
-    def build(self, draft: Draft | None = None) -> Storyboard:
+    def stream(self, draft: Draft | None = None) -> Iterator[StoryPart]:
+        """The storyboard in parts: the head (title and planned lengths), then each scene as soon as its
+        narration and its picture description are written (scene *i*'s pieces see scenes *0..i-1*)."""
         n = len(self.plan)
         scenes_in = (draft.scenes if draft else [])[:n]
         candidates: list[dict[str, Any] | None] = [*scenes_in, *([None] * (n - len(scenes_in)))]
@@ -267,32 +270,26 @@ class StoryboardBuilder:
         for k, point in enumerate(outline):
             focus[1 + k] = point  # the middle scenes, after the hook
         title = self.title(draft.title if draft else None)
+        yield ScriptHead(title=title, title_duration=self.title_duration,
+                         durations=tuple(p.duration for p in self.plan), writer=self.writer)  # fmt: skip
         narrations: list[str] = []
-        for i in range(n):
+        visuals: list[str] = []
+        for i, p in enumerate(self.plan):
             cand = candidates[i]
             text = cand.get("narration") if cand else None
             narrations.append(
                 self.narration(i, narrations, focus[i], text if isinstance(text, str) else None)
             )
-        scenes: list[Scene] = []
-        visuals: list[str] = []
-        for i, p in enumerate(self.plan):
-            visual, keywords = self.visual(i, narrations[i], visuals, candidates[i])
+            visual, keywords = self.visual(i, narrations[i], visuals, cand)
             visuals.append(visual)
-            scenes.append(Scene(index=i, role=p.role, narration=narrations[i], visual=visual,
-                                keywords=keywords, duration=p.duration,
-                                plan=proposed_plan(candidates[i], narrations[i])))  # fmt: skip
+            yield Scene(index=i, role=p.role, narration=narrations[i], visual=visual, keywords=keywords,
+                        duration=p.duration, plan=proposed_plan(cand, narrations[i]))  # fmt: skip
         pieces = 1 + 2 * n
         log.info("%s wrote %d of %d pieces%s", self.writer, pieces - len(self.fallbacks), pieces,
                  f"; the template wrote: {', '.join(self.fallbacks)}" if self.fallbacks else "")  # fmt: skip
-        return Storyboard(
-            title=title,
-            prompt=self.request.prompt,
-            duration=self.request.duration,
-            title_duration=self.title_duration,
-            scenes=tuple(scenes),
-            writer=self.writer,
-        )
+
+    def build(self, draft: Draft | None = None) -> Storyboard:
+        return assemble(self.request, self.stream(draft))
 
     def revise(self, scene: Scene, max_words: int) -> Scene:
         """The scene's narration rewritten in at most ``max_words`` (whole sentences trimmed on failure)."""
@@ -351,6 +348,10 @@ class LLMWriter(Backend):
 
     def execute(self, request: Request) -> Storyboard:
         return self.builder(request).build()
+
+    def stream(self, request: Request) -> Iterator[StoryPart]:
+        """The storyboard in parts, each scene as soon as it is written (see ``StoryboardBuilder.stream``)."""
+        return self.builder(request).stream()
 
     def revise(self, scene: Scene, max_words: int, request: Request) -> Scene:
         """The scene shortened to ``max_words``; if the model can't be reached, by dropping sentences."""

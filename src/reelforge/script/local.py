@@ -26,6 +26,7 @@ from pydantic import Field
 from ..backend import BackendOptions
 from ..errors import ScriptError
 from ..models import Request, Scene, Storyboard
+from .base import StoryPart
 from .llm import Ask, LLMOptions, LLMWriter
 
 log = logging.getLogger("reelforge.script")
@@ -248,6 +249,11 @@ class LocalWriter(LLMWriter):
         script whatever the model served before."""
         with self._loaded().session():
             return super().execute(request)
+
+    def stream(self, request: Request) -> Iterator[StoryPart]:
+        """Like ``execute``, in parts: the session (the model's lock) is held until the last scene."""
+        with self._loaded().session():
+            yield from super().stream(request)
 
     def revise(self, scene: Scene, max_words: int, request: Request) -> Scene:
         with self._loaded().session():

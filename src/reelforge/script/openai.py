@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
@@ -23,6 +24,7 @@ from pydantic import Field
 from ..backend import BackendOptions
 from ..errors import LLMUnavailable, ScriptError
 from ..models import Request, Storyboard
+from .base import StoryPart, assemble
 from .llm import (
     Ask,
     Draft,
@@ -311,6 +313,11 @@ class OpenAIWriter(LLMWriter):
         return draft
 
     def execute(self, request: Request) -> Storyboard:
+        return assemble(request, self.stream(request))
+
+    def stream(self, request: Request) -> Iterator[StoryPart]:
+        """The whole storyboard in one structured call when the model can, its bad pieces asked for again
+        one by one; streamed scene by scene as they pass the checks."""
         builder = self.builder(request)
         draft = self._structured(request, builder.plan) if self.options.structured else None
-        return builder.build(draft)
+        yield from builder.stream(draft)

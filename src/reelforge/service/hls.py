@@ -1,11 +1,13 @@
 """Progressive playback: an HLS ``EVENT`` playlist that grows as the pipeline finishes video segments.
 
-The renderer mixes the whole soundtrack first, then renders one video segment per scene (in parallel, in
-any order). Each finished segment (the file a ``render`` event announces: exactly the segment's frames, the
-transition into it included) becomes one MPEG-TS HLS segment: its video stream copied as is, plus the
-matching slice of the mixed audio (``-ss``/``-t``), with timestamps moved to where the segment sits in the
-video (``-output_ts_offset``), so the segments play back to back. Segments are added to the playlist in
-order (segment *k* waits for *0..k-1*); ``#EXT-X-ENDLIST`` is written when the job is done.
+The streaming pipeline renders each scene's segment as soon as the scene is written and announces it with a
+``preview`` event: the segment's file (exactly its frames, the transition into it included) and its
+provisional sound (that window of a mix of what exists so far). Each becomes one MPEG-TS HLS segment: the
+video stream copied as is, the sound encoded to AAC, timestamps moved to where the segment sits in the
+video (``-output_ts_offset``), so the segments play back to back. A segment announced only by the final
+render (``render`` events, no sound of its own) takes its slice of the final mix (``-ss``/``-t``).
+Segments are added to the playlist in order (segment *k* waits for *0..k-1*); ``#EXT-X-ENDLIST`` is written
+when the job is done.
 
 The builder also saves a small JPEG of every scene (the storyboard view's thumbnails).
 """
@@ -16,6 +18,7 @@ import math
 import os
 import queue
 import re
+import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -107,7 +110,7 @@ class HlsBuilder:
         self.total: int | None = None
         self.segments: list[HlsSegment] = []
         self.error: BaseException | None = None
-        self._ready: dict[int, tuple[Path, int | None]] = {}
+        self._ready: dict[int, tuple[Path, int | None, Path | None]] = {}
         self._queue: queue.Queue[ProgressEvent | None] = queue.Queue()
         self.seg_dir.mkdir(parents=True, exist_ok=True)
         self.thumb_dir.mkdir(parents=True, exist_ok=True)
@@ -122,14 +125,22 @@ class HlsBuilder:
     # -- feeding --------------------------------------------------------------------------------
 
     def __call__(self, event: ProgressEvent) -> None:
-        if event.artifact and event.stage in ("audio", "render"):
+        if event.artifact and event.stage in ("audio", "render", "preview"):
+            if event.audio:  # the pipeline's scratch folder may go before the segment is made: keep a copy
+                keep = self.seg_dir / f".sound-{self.tag}-{event.message.split()[-1]}.wav"
+                try:
+                    shutil.copyfile(event.audio, keep)
+                except OSError:
+                    return
+                event = event.model_copy(update={"audio": str(keep)})
             self._queue.put(event)
 
     def finish(self, ended: bool = True) -> list[HlsSegment]:
         """Wait for pending segments; write ``#EXT-X-ENDLIST`` when ``ended`` and every segment is in."""
         self._queue.put(None)
         self._thread.join()
-        if ended and self.audio is not None and self.total is not None and len(self.segments) == self.total:
+        self._drop_sounds()
+        if ended and self.total is not None and len(self.segments) == self.total:
             self._write_playlist(ended=True)
         return list(self.segments)
 
@@ -137,6 +148,11 @@ class HlsBuilder:
         """Stop without closing the playlist (the job failed or was cancelled)."""
         self._queue.put(None)
         self._thread.join(5)
+        self._drop_sounds()
+
+    def _drop_sounds(self) -> None:
+        for left in self.seg_dir.glob(".sound-*.wav"):
+            left.unlink(missing_ok=True)
 
     # -- the worker thread ----------------------------------------------------------------------
 
@@ -160,25 +176,34 @@ class HlsBuilder:
             m = _SEG_MSG.match(e.message)
             if m is None:
                 return
+            k = int(m.group(1))
             self.total = e.total
-            self._ready[int(m.group(1))] = (Path(e.artifact), e.scene)
-        while self.audio is not None and len(self.segments) in self._ready:
+            if k >= len(self.segments) and (e.audio or k not in self._ready):  # a preview wins
+                self._ready[k] = (Path(e.artifact), e.scene, Path(e.audio) if e.audio else None)
+        while len(self.segments) in self._ready:
+            k = len(self.segments)
+            path, scene, sound = self._ready[k]
+            if sound is None and self.audio is None:
+                return  # wait for the final mix
             if self.cancel is not None and self.cancel.is_set():
                 return
-            k = len(self.segments)
-            path, scene = self._ready.pop(k)
-            self._add(k, path, scene)
+            del self._ready[k]
+            self._add(k, path, scene, sound)
 
-    def _add(self, k: int, video: Path, scene: int | None) -> None:
-        assert self.audio is not None
+    def _add(self, k: int, video: Path, scene: int | None, sound: Path | None) -> None:
         start = self.segments[-1].start + self.segments[-1].duration if self.segments else 0.0
         dur = probe_duration(video)
         name = f"s{self.tag}-{k}.ts"
         out = self.seg_dir / name
         tmp = self.seg_dir / f".{name}.part.ts"
+        if sound is not None:  # the segment's own provisional mix: exactly its length
+            audio_in = ["-t", f"{dur:.6f}", "-i", str(sound)]
+        else:
+            assert self.audio is not None
+            audio_in = ["-ss", f"{start:.6f}", "-t", f"{dur:.6f}", "-i", str(self.audio)]
         cmd = [
             self.ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
-            "-i", str(video), "-ss", f"{start:.6f}", "-t", f"{dur:.6f}", "-i", str(self.audio),
+            "-i", str(video), *audio_in,
             "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-b:a", "160k", "-ar", "48000",
             "-ac", "2", "-output_ts_offset", f"{TS_BASE + start:.6f}", "-muxdelay", "0", "-muxpreload", "0",
             "-f", "mpegts", str(tmp),
@@ -188,6 +213,8 @@ class HlsBuilder:
             os.replace(tmp, out)
         finally:
             tmp.unlink(missing_ok=True)
+            if sound is not None:
+                sound.unlink(missing_ok=True)
         seg = HlsSegment(index=k, name=name, start=start, duration=dur, scene=scene)
         self.segments.append(seg)
         self._write_playlist(ended=False)

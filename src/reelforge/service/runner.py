@@ -26,6 +26,7 @@ from ..models import ProgressEvent, Request, Storyboard
 from ..pipeline import Pipeline
 from ..progress import STAGE_WEIGHTS  # how much of a job each stage is (the percentage and the ETA)
 from ..registry import Registry
+from ..script.plan import plan_durations
 from ..tools import find_ffmpeg
 from .hls import HlsBuilder, HlsSegment
 from .jobs import Job, JobStore
@@ -109,8 +110,8 @@ class ProgressTracker:
         if e.stage in ("narration", "visuals") and e.total and not self.scenes:
             for i in range(e.total):
                 self._scene(i)
-        if e.scene is not None and e.stage in ("narration", "visuals", "render") and e.done > 0:
-            self._scene(e.scene)[e.stage] = True
+        if e.scene is not None and e.stage in ("narration", "visuals", "render", "preview") and e.done > 0:
+            self._scene(e.scene)["render" if e.stage == "preview" else e.stage] = True
 
     def playable(self, seg: HlsSegment) -> None:
         self.segments = seg.index + 1
@@ -208,7 +209,7 @@ class JobRunner:
             if hls is not None:
                 hls(e)
             data = e.model_dump(mode="json")
-            data["artifact"] = None  # server paths stay on the server
+            data["artifact"] = data["audio"] = None  # server paths stay on the server
             with lock:
                 tracker.apply(e)
                 snap = tracker.snapshot()
@@ -228,16 +229,22 @@ class JobRunner:
             out_dir.mkdir(parents=True, exist_ok=True)
             request = Request.model_validate(job.request)
             pipe = Pipeline(settings, registry=self.registry, progress=on_progress, cancel=cancel)
+            storyboard: Storyboard | None = None
             if job.storyboard is not None:  # given, edited, or written by an earlier attempt
                 storyboard = Storyboard.model_validate(job.storyboard)
-                on_progress(ProgressEvent(stage="script", done=1, total=1, cached=True))
+                lengths = [storyboard.title_duration, *(s.duration for s in storyboard.scenes)]
             else:
-                storyboard = pipe.write_storyboard(request)
-                self.store.set_storyboard(job_id, me, storyboard.model_dump(mode="json"))
-            longest = max([storyboard.title_duration, *(s.duration for s in storyboard.scenes)])
+                lengths = list(plan_durations(request.duration)[1])
             hls = HlsBuilder(out_dir, find_ffmpeg(settings.ffmpeg), tag=f"{job.generation}-{job.attempts}",
-                             target=math.ceil(longest) + 1, on_segment=on_segment, cancel=cancel)  # fmt: skip
-            result = pipe.make(request, out_dir / "video.mp4", storyboard=storyboard)
+                             target=math.ceil(max(lengths)) + 1, on_segment=on_segment, cancel=cancel)  # fmt: skip
+
+            def written(sb: Storyboard) -> None:  # a later attempt (a restart, another worker) reuses it
+                if job.storyboard is None:
+                    self.store.set_storyboard(job_id, me, sb.model_dump(mode="json"))
+
+            # scenes stream: each is spoken, drawn and rendered (a playable HLS segment) as it is written
+            result = pipe.make(request, out_dir / "video.mp4", storyboard=storyboard, on_storyboard=written,
+                               preview_sound=True)  # fmt: skip
             segments = hls.finish(ended=True)
             hls = None
             if cancel.is_set():

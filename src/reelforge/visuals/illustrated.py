@@ -34,7 +34,7 @@ from ..text import split_sentences
 from .icons import CREDIT, Icon, Pick, choose_icons, font_path, icon_index, openmoji_version
 from .layouts import Frame, Palette, write_layers
 from .layouts import draw_plan as draw_layouts
-from .plan import plan_storyboard, plan_title
+from .plan import StoryPlanner, plan_storyboard, plan_title
 from .procedural import (
     LO_DIV,
     MAX_SIDE,
@@ -452,6 +452,10 @@ class IllustratedImages(Backend):
         if not self.options.plans:
             return storyboard
         return plan_storyboard(storyboard, self._index())
+
+    def scene_planner(self, title: str) -> StoryPlanner | None:
+        """Plans a streamed storyboard scene by scene (``None`` when plans are off)."""
+        return StoryPlanner(self._index(), title) if self.options.plans else None
 
     def title_plan(self, storyboard: Storyboard) -> VisualPlan | None:
         """The title card's plan (``None`` when plans are off: the renderer writes the title itself)."""

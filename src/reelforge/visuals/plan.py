@@ -649,18 +649,35 @@ def repair(ctx: _Context, scene: Scene, plan: VisualPlan) -> VisualPlan:
     return _remember(ctx, fixed)
 
 
+class StoryPlanner:
+    """Plans a storyboard's scenes one at a time, in order, as they are written: scene *k*'s plan depends
+    only on scenes *0..k* (and the scene count), so a streamed storyboard gets the plans that
+    :func:`plan_storyboard` gives the finished one."""
+
+    def __init__(self, index: IconIndex, title: str) -> None:
+        self.ctx = new_context(index, title)
+        self.planned = 0
+
+    def plan(self, storyboard: Storyboard, k: int) -> Scene:
+        """Scene ``k`` of ``storyboard`` with its plan. Scenes after ``k`` may be placeholders: only their
+        count is read (the last scene is the closing card)."""
+        if k != self.planned:
+            raise ValueError(f"scenes are planned in order: expected scene {self.planned}, got {k}")
+        scene = storyboard.scenes[k]
+        plan = (
+            repair(self.ctx, scene, scene.plan)
+            if scene.plan is not None
+            else _plan_scene(self.ctx, scene, k, storyboard)
+        )
+        self.planned += 1
+        return scene.model_copy(update={"plan": plan})
+
+
 def plan_storyboard(storyboard: Storyboard, index: IconIndex) -> Storyboard:
     """Every scene with a plan: scenes without one are planned, given plans are repaired."""
-    ctx = new_context(index, storyboard.title)
-    scenes = []
-    for k, scene in enumerate(storyboard.scenes):
-        plan = (
-            repair(ctx, scene, scene.plan)
-            if scene.plan is not None
-            else _plan_scene(ctx, scene, k, storyboard)
-        )
-        scenes.append(scene.model_copy(update={"plan": plan}))
-    return storyboard.model_copy(update={"scenes": tuple(scenes)})
+    planner = StoryPlanner(index, storyboard.title)
+    scenes = tuple(planner.plan(storyboard, k) for k in range(len(storyboard.scenes)))
+    return storyboard.model_copy(update={"scenes": scenes})
 
 
 def plan_title(storyboard: Storyboard, index: IconIndex) -> VisualPlan:

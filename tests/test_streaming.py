@@ -1,0 +1,141 @@
+"""Scenes as a stream (#16): each scene is spoken, drawn and rendered while the writer writes the next one;
+the final video is the one the finished storyboard gives, made from the segments already rendered."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from reelforge.errors import Cancelled
+from reelforge.models import ProgressEvent, Request, Storyboard
+from reelforge.pipeline import Pipeline
+from reelforge.registry import default_registry
+from reelforge.script.base import ScriptHead, StoryPart, parts_of
+from reelforge.script.template import TemplateWriter
+from reelforge.service.hls import PLAYLIST, HlsBuilder
+from reelforge.tools import find_ffmpeg
+
+from .mediatools import loudness, probe
+
+REQ = Request(prompt="How bees make honey", duration=16, resolution="480p", seed=2)
+SCENE_DELAY = 1.2  # the stand-in writer takes this long per scene, like a small local model
+
+
+class SlowWriter(TemplateWriter):
+    """The template writer's storyboard, streamed a scene at a time with a delay (a slow model)."""
+
+    name: ClassVar[str] = "slow"
+    written_at: ClassVar[dict[int, float]] = {}
+
+    def stream(self, request: Request) -> Iterator[StoryPart]:
+        for part in parts_of(self.execute(request)):
+            if not isinstance(part, ScriptHead):
+                time.sleep(SCENE_DELAY)
+                SlowWriter.written_at[part.index] = time.monotonic()
+            yield part
+
+
+def registry() -> Any:
+    reg = default_registry()
+    reg.register("script", SlowWriter)
+    return reg
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[float, ProgressEvent]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, e: ProgressEvent) -> None:
+        with self.lock:
+            self.events.append((time.monotonic(), e))
+
+    def of(self, stage: str) -> list[tuple[float, ProgressEvent]]:
+        return [(t, e) for t, e in self.events if e.stage == stage and e.done > 0]
+
+
+@pytest.fixture(scope="module")
+def streamed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    from reelforge.config import load_settings
+
+    root = tmp_path_factory.mktemp("stream")
+    settings = load_settings(None, cache_dir=root / "cache", writer="slow", images="illustrated")
+    rec = Recorder()
+    written: list[Storyboard] = []
+    SlowWriter.written_at.clear()
+    result = Pipeline(settings, registry=registry(), progress=rec).make(
+        REQ, root / "v.mp4", preview_sound=True, on_storyboard=written.append
+    )
+    return {"root": root, "settings": settings, "rec": rec, "result": result, "written": written}
+
+
+def test_scenes_are_rendered_while_later_scenes_are_being_written(streamed: dict[str, Any]) -> None:
+    rec, result = streamed["rec"], streamed["result"]
+    n = len(result.storyboard.scenes)
+    assert n >= 3
+    previews = rec.of("preview")
+    assert len(previews) == len(result.timeline.segments)  # the title card and every scene
+    last_written = max(SlowWriter.written_at.values())
+    first_scene_ready = min(t for t, e in previews if e.scene == 0)
+    # scene 1 was playable before the writer had finished: the stages overlap instead of adding up
+    assert first_scene_ready < last_written
+    title_ready = min(t for t, e in previews if e.scene is None)
+    assert title_ready < SlowWriter.written_at[1]  # the title card plays before scene 2 exists
+    # every scene's narration started before the last scene was written
+    spoken = {e.scene: t for t, e in rec.of("narration")}
+    assert spoken[0] < last_written
+
+
+def test_the_final_render_reuses_every_streamed_segment(streamed: dict[str, Any]) -> None:
+    rec, result = streamed["rec"], streamed["result"]
+    renders = [e for _, e in rec.of("render") if e.message.startswith("segment")]
+    assert len(renders) == len(result.timeline.segments)
+    assert all(e.cached for e in renders), "a segment was rendered twice"
+    assert probe(result.video)["duration"] == pytest.approx(REQ.duration, abs=0.05)
+    # the storyboard was reported as soon as it was written (a job run again need not write it again)
+    assert streamed["written"] and streamed["written"][0].title == result.storyboard.title
+
+
+def test_preview_sound_covers_each_segment_at_about_the_target_loudness(streamed: dict[str, Any]) -> None:
+    """Each preview carries its own provisional mix, exactly its segment's length; the scenes' mixes are
+    levelled near the video's target (the final mix is measured over the whole video)."""
+    result, settings, root = streamed["result"], streamed["settings"], streamed["root"]
+    tl = result.timeline
+    # the run above deleted its scratch sounds with its work folder: stream it again (from the cache) into a
+    # progressive-playback builder, as the service does
+    hls = HlsBuilder(root / "job", find_ffmpeg(None), tag="t")
+    again = Pipeline(settings, registry=registry(), progress=hls).make(
+        REQ, root / "again.mp4", preview_sound=True
+    )
+    segments = hls.finish(ended=True)
+    assert len(segments) == len(tl.segments)
+    assert sum(s.duration for s in segments) == pytest.approx(REQ.duration, abs=0.02)
+    playlist = (root / "job" / PLAYLIST).read_text()
+    assert playlist.rstrip().endswith("#EXT-X-ENDLIST")
+    for seg in segments[1:]:  # the scenes (the title card is music only)
+        ts = root / "job" / "hls" / seg.name
+        info = probe(ts)
+        assert info["video"]["codec"] == "h264" and info["audio"]["codec"] == "aac"
+        assert loudness(ts)[0] == pytest.approx(-14.0, abs=3.0)
+    assert again.video.exists()
+
+
+def test_cancel_while_the_writer_writes_stops_quickly(tmp_path: Path, make_settings: Any) -> None:
+    cancel = threading.Event()
+    settings = make_settings(writer="slow", images="procedural")
+
+    def on_event(e: ProgressEvent) -> None:
+        if e.stage == "script" and e.done == 1:
+            cancel.set()
+
+    pipe = Pipeline(settings, registry=registry(), progress=on_event, cancel=cancel)
+    t0 = time.monotonic()
+    with pytest.raises(Cancelled):
+        pipe.make(REQ, tmp_path / "v.mp4")
+    assert time.monotonic() - t0 < 8 * SCENE_DELAY
+    assert not (tmp_path / "v.mp4").exists()
