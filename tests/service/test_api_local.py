@@ -205,6 +205,7 @@ def test_patch_storyboard_rerenders_one_segment(main):
     job = wait_for_done(client, job_id)
     assert job["status"] == "done" and job["generation"] == 1
     events = parse_sse(client.get(f"/v1/videos/{job_id}/events", params={"after": seq0}).text)
+
     def segments(stage: str) -> list[ProgressEvent]:
         return [ProgressEvent.model_validate(d) for _, k, d in events
                 if k == "progress" and d["stage"] == stage and d["message"].startswith("segment")]  # fmt: skip
