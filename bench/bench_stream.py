@@ -10,7 +10,7 @@ run writes, speaks, draws and renders everything:
 
 "Before" is the code at ``--baseline`` (a git ref, checked out into a temporary worktree and put first on
 ``PYTHONPATH``); "after" is this checkout. Rounds alternate before/after, each with new prompts, so the
-VM's drift hits both alike.
+VM's drift hits both alike; both versions get the same prompt in a round (each run its own cache copy).
 
     .venv/bin/python bench/bench_stream.py --rounds 2
     .venv/bin/python bench/bench_stream.py --rounds 1 --write     # also rewrite its BENCHMARKS.md section
@@ -115,14 +115,14 @@ def main() -> None:
     try:
         for r in range(args.rounds):
             order = ["before", "after"] if r % 2 == 0 else ["after", "before"]
-            for k, name in enumerate(order):
-                prompt = PROMPTS[(2 * r + k) % len(PROMPTS)]
+            for name in order:
+                prompt = PROMPTS[(2 * r) % len(PROMPTS)]
                 t = time_make(versions[name], fresh_cache(template, scratch, f"m{r}{name}"), prompt,
                               scratch / f"{r}-{name}.mp4", args.duration)  # fmt: skip
                 make[name].append(t)
                 print(f"round {r + 1} {name:6} make {t:6.1f} s  ({prompt})", flush=True)
-            for k, name in enumerate(order):
-                prompt = PROMPTS[(2 * r + k + 1) % len(PROMPTS)]
+            for name in order:
+                prompt = PROMPTS[(2 * r + 1) % len(PROMPTS)]
                 s = time_service(versions[name], fresh_cache(template, scratch, f"s{r}{name}"), prompt,
                                  scratch / f"svc{r}{name}", args.duration)  # fmt: skip
                 first[name].append(s["first_segment"])

@@ -18,13 +18,14 @@ video's mix, measured and levelled as before.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .compose.audio import preview_mix
 from .compose.timeline import build_timeline, overscan_size
@@ -53,6 +54,13 @@ log = logging.getLogger("reelforge.pipeline")
 PLACEHOLDER = "(not written yet)"
 
 
+class SceneRunner(Protocol):
+    """Has a scene's work done elsewhere (another machine of a cluster) and returns when it is in the shared
+    cache, or when it gave up (then this process does the work itself). Raises ``Cancelled`` on ``cancel``."""
+
+    def __call__(self, head: ScriptHead, scene: Scene, cancel: threading.Event) -> None: ...
+
+
 @dataclass
 class StreamResult:
     storyboard: Storyboard
@@ -69,7 +77,8 @@ class SceneStream:
     ``composer`` previews segments when it has ``render_preview`` (the ffmpeg composer); without it the
     scenes still flow (speech and pictures while the writer writes) and the segments are rendered by the
     final pass only. ``sound``: each preview comes with its provisional mix (for progressive playback; a
-    one-shot ``make`` has no one to play it to)."""
+    one-shot ``make`` has no one to play it to). ``remote``: has another machine do each scene's work first
+    (see :class:`SceneRunner`); this process then finds it in the shared cache."""
 
     def __init__(
         self,
@@ -80,6 +89,7 @@ class SceneStream:
         work: Path,
         clips: list[SceneClip | None] | None = None,
         sound: bool = False,
+        remote: SceneRunner | None = None,
     ) -> None:
         self.pipe = pipe
         self.request = request
@@ -88,6 +98,7 @@ class SceneStream:
         self.clips = list(clips or [])
         self.preview = hasattr(composer, "render_preview")
         self.sound = sound
+        self.remote = remote
         st = pipe.settings
         self.narrator = pipe.backend("narration", st.tts, voice=request.voice)
         self.images = pipe.images()
@@ -202,8 +213,29 @@ class SceneStream:
         self._emit("preview", scene, message=f"segment {j}", artifact=str(path), cached=hit,
                    audio=str(sound) if sound else None)  # fmt: skip
 
+    def prepare_scene(self, head: ScriptHead, scene: Scene) -> bool:
+        """A cluster worker's share of one streamed scene: its speech, its picture and its segment, into the
+        cache (shared through object storage), so the job's own process finds them there. The segment
+        depends only on its scene and the planned slots, so it is the one the job's timeline asks for.
+        Returns whether the segment was cached already."""
+        self._start(head)
+        k = scene.index
+        pipe = self.pipe
+        narration = pipe._narrate_scene(self.narrator, self.n_ident, self._storyboard_with(k, scene), k)
+        visual = pipe._draw_scene(self.images, self.i_ident, self._image_request(scene))
+        with self.lock:
+            self.assets[k] = SceneAssets(scene=scene, narration=narration, visual=visual)
+        if not self.preview:
+            return False
+        tl = self.provisional(self.segment_of(k))
+        hit: bool = self.composer.prepare_segment(tl, self.segment_of(k), self.work, pipe.cache, pipe.cancel)
+        return hit
+
     def _scene_task(self, k: int, scene: Scene, music_f: Future[MusicTrack | None]) -> SceneAssets:
         pipe = self.pipe
+        if self.remote is not None and self.head is not None:
+            self.remote(self.head, scene, pipe.cancel)  # then everything below is found in the cache
+            pipe._check_cancel()
         narration = pipe._narrate_scene(self.narrator, self.n_ident, self._storyboard_with(k, scene), k)
         self._emit("narration", k)
         visual = pipe._draw_scene(self.images, self.i_ident, self._image_request(scene))
@@ -258,9 +290,10 @@ class SceneStream:
         """Take the parts as they come; ``on_script`` is told the storyboard as soon as the last scene is
         written (while the last scenes are still being spoken, drawn and rendered)."""
         pipe, request = self.pipe, self.request
-        workers = pipe.settings.workers + 1
+        # scenes done elsewhere only wait here: then as many at once as the cluster may take
+        workers = pipe.settings.workers + 1 if self.remote is None else 32
         futures: list[Future[Any]] = []
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        with ThreadPoolExecutor(max_workers=workers, initializer=_background) as pool:
             music_f: Future[MusicTrack | None] = pool.submit(pipe._music, request, request.duration)
             futures.append(music_f)
             title_f: Future[SceneVisual | None] | None = None
@@ -321,6 +354,22 @@ class SceneStream:
         ]
         segments = len(head.durations) + (1 if head.title_duration > 0 else 0)
         self.ready = [threading.Event() for _ in range(segments)]
+
+
+#: how much lower the scenes' work runs than the writer (``nice`` steps)
+BACKGROUND_NICE = 10
+
+
+def _background() -> None:
+    """Run this pool thread (and the ffmpeg processes it starts, which inherit it) below the writer: the
+    writer is the critical path, the scenes fill the cores it leaves. Measured on 2 shared cores, the writer
+    otherwise lost so much CPU to the scenes behind it that the whole video took longer than without
+    streaming. Linux sets priorities per thread; elsewhere this does nothing."""
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + BACKGROUND_NICE))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux, or not allowed
+        pass
 
 
 def _planner(images: Any, title: str) -> Any:
