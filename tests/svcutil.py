@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -111,3 +114,30 @@ def serving(app: Any) -> Iterator[str]:
     finally:
         srv.should_exit = True
         thread.join(30)
+
+
+def launch_worker(config: Path, log: Path, name: str) -> subprocess.Popen[bytes]:
+    """A real ``reelforge worker`` process (own process group), once it says it is ready."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reelforge", "worker", "--config", str(config),
+         "--concurrency", "1", "--pool", "prefork", "--name", f"{name}@%h"],
+        stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    end = time.monotonic() + 60
+    while b"ready." not in log.read_bytes():
+        if proc.poll() is not None or time.monotonic() > end:
+            stop_worker(proc)
+            pytest.fail(f"worker {name} did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.1)
+    return proc
+
+
+def stop_worker(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a worker and its pool processes, politely first."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

@@ -44,7 +44,7 @@ from .narration.base import sentence_pause
 from .registry import Registry, default_registry
 from .script.base import ScriptHead, StoryPart, assemble, parts_of
 from .script.plan import CALIBRATION_TEXT, speaking_rate
-from .streaming import SceneStream
+from .streaming import SceneRunner, SceneStream
 from .text import split_sentences, word_count
 
 log = logging.getLogger("reelforge.pipeline")
@@ -509,6 +509,21 @@ class Pipeline:
 
     # -- the whole thing ------------------------------------------------------------------------
 
+    def composer(self) -> Any:
+        st = self.settings
+        return self.backend("compose", st.composer, ffmpeg=st.ffmpeg,
+                            font_file=str(st.font_file) if st.font_file else None, preset=st.x264_preset,
+                            crf=st.crf, workers=st.jobs or None)  # fmt: skip
+
+    def prepare_scene(self, request: Request, head: ScriptHead, scene: Scene) -> bool:
+        """One streamed scene's speech, picture and segment into the cache (a cluster worker's share of a
+        job; see ``SceneStream.prepare_scene``). Returns whether its segment was cached already."""
+        work = Path(tempfile.mkdtemp(prefix="reelforge-scene-"))
+        try:
+            return SceneStream(self, request, composer=self.composer(), work=work).prepare_scene(head, scene)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
     def make(
         self,
         request: Request,
@@ -519,26 +534,19 @@ class Pipeline:
         release_models: bool = False,
         on_storyboard: Callable[[Storyboard], None] | None = None,
         preview_sound: bool = False,
+        scene_runner: SceneRunner | None = None,
     ) -> RunResult:
         """Make the video: scenes flow from the writer through speech, pictures and a preview render as each
         is written (:mod:`reelforge.streaming`); then the final timeline, its audio mix and the MP4.
         ``on_storyboard`` is told a storyboard it writes as soon as it is written (and again if scenes are
         then rewritten shorter), so a job that is run again need not write it again; ``preview_sound``: each
-        segment's ``preview`` event comes with a provisional mix (progressive playback). ``release_models``: a
+        segment's ``preview`` event comes with a provisional mix (progressive playback); ``scene_runner``:
+        has other machines do each scene's work first (a cluster's fan-out). ``release_models``: a
         one-shot run lets the loaded voice and embedder go once the scene assets exist, so the render's
         ffmpeg processes have the memory (a service keeps them)."""
         t_start = time.perf_counter()
         out_path = check_output(out_path)
-        st = self.settings
-        composer = self.backend(  # finds ffmpeg and the font before any work
-            "compose",
-            st.composer,
-            ffmpeg=st.ffmpeg,
-            font_file=str(st.font_file) if st.font_file else None,
-            preset=st.x264_preset,
-            crf=st.crf,
-            workers=st.jobs or None,
-        )
+        composer = self.composer()  # finds ffmpeg and the font before any work
         footage = self.footage()  # an online footage source without a key fails here, before any work
         written = storyboard is None
         if storyboard is not None and abs(storyboard.duration - request.duration) > 1e-6:
@@ -550,7 +558,7 @@ class Pipeline:
             work = Path(tempfile.mkdtemp(prefix="reelforge-"))
         try:
             return self._make(request, out_path, composer, footage, storyboard, written, work, keep_work,
-                              release_models, on_storyboard, preview_sound, t_start)  # fmt: skip
+                              release_models, on_storyboard, preview_sound, scene_runner, t_start)  # fmt: skip
         finally:
             if not keep_work:
                 shutil.rmtree(work, ignore_errors=True)
@@ -568,6 +576,7 @@ class Pipeline:
         release_models: bool,
         on_storyboard: Callable[[Storyboard], None] | None,
         preview_sound: bool,
+        scene_runner: SceneRunner | None,
         t_start: float,
     ) -> RunResult:
         st = self.settings
@@ -595,7 +604,8 @@ class Pipeline:
             self._timed("clips", t0)
             self._check_cancel()
         parts = self.script_parts(request) if storyboard is None else parts_of(storyboard)
-        stream = SceneStream(self, request, composer=composer, work=work, clips=clips, sound=preview_sound)
+        stream = SceneStream(self, request, composer=composer, work=work, clips=clips, sound=preview_sound,
+                             remote=scene_runner)  # fmt: skip
         streamed = stream.run(parts, on_script=on_storyboard if written else None)
         storyboard, assets, music = streamed.storyboard, streamed.assets, streamed.music
         title_visual = streamed.title_visual

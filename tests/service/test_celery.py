@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 from mediatools import probe
-from svcutil import free_port, parse_sse, start_redis
+from svcutil import free_port, launch_worker, parse_sse, start_redis, stop_worker
 
 from reelforge.config import Settings, load_settings
 from reelforge.service.jobs import SQLiteJobStore
@@ -32,33 +31,6 @@ def celery_settings(root: Path, cache: Path, service: dict[str, Any]) -> tuple[S
     lines += [f"{k} = {json.dumps(v)}" for k, v in service.items()]
     config.write_text("\n".join(lines) + "\n")
     return settings, config
-
-
-def launch_worker(config: Path, log: Path, name: str) -> subprocess.Popen[bytes]:
-    """A real ``reelforge worker`` process (own process group), once it says it is ready."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "reelforge", "worker", "--config", str(config),
-         "--concurrency", "1", "--pool", "prefork", "--name", f"{name}@%h"],
-        stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    end = time.monotonic() + 60
-    while b"ready." not in log.read_bytes():
-        if proc.poll() is not None or time.monotonic() > end:
-            stop_worker(proc)
-            pytest.fail(f"worker {name} did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.1)
-    return proc
-
-
-def stop_worker(proc: subprocess.Popen[bytes]) -> None:
-    """Stop a worker and its pool processes, politely first."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 @pytest.fixture

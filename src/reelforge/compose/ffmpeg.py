@@ -503,6 +503,13 @@ class FFmpegComposer(Backend):
                                           build)  # fmt: skip
         return t_entry / "scene.mp4", hit
 
+    def prepare_segment(self, tl: Timeline, k: int, work_dir: Path, cache: Cache,
+                        cancel: threading.Event | None = None) -> bool:  # fmt: skip
+        """Segment ``k`` rendered into the cache (with the head and tail its transitions need), and whether
+        it was there already: a cluster worker's share of a streamed scene."""
+        work_dir.mkdir(parents=True, exist_ok=True)
+        return self._segment_entry(tl, k, self._font_dir(work_dir), cache, cancel)[1]
+
     def render_preview(self, tl: Timeline, k: int, work_dir: Path, cache: Cache,
                        cancel: threading.Event | None = None) -> tuple[Path, bool]:  # fmt: skip
         """Segment ``k`` as it will play, rendered (and cached) before the rest of the timeline is known,

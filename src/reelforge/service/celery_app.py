@@ -15,7 +15,8 @@ from celery import Celery, Task
 from celery.signals import worker_ready, worker_shutting_down
 
 from ..config import Settings
-from .jobs import SQLiteJobStore, valid_job_id
+from .fanout import SCENE_TASK, CeleryScenes, fanout_enabled, run_scene
+from .jobs import Job, SQLiteJobStore, valid_job_id
 from .reaper import Reaper
 from .runner import JobRunner
 
@@ -45,6 +46,7 @@ def create_celery(settings: Settings, *, with_task: bool = True) -> Celery:
         result_backend_transport_options={"visibility_timeout": svc.visibility_timeout},
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
+        task_track_started=True,  # a scene task's STARTED tells the job's worker someone took it
     )
     if with_task:
         _register(app, settings)
@@ -53,7 +55,20 @@ def create_celery(settings: Settings, *, with_task: bool = True) -> Celery:
 
 def _register(app: Celery, settings: Settings) -> None:
     store = SQLiteJobStore(settings.service.database_path())
-    runner = JobRunner(store, settings, kind="celery")
+    svc = settings.service
+    fanout = None
+    if fanout_enabled(settings):
+
+        def fanout(job: Job) -> CeleryScenes:
+            return CeleryScenes(app, job, grace=svc.scene_grace, timeout=svc.scene_timeout)
+
+    runner = JobRunner(store, settings, kind="celery", scene_runner=fanout)
+
+    @app.task(name=SCENE_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=2)  # type: ignore[untyped-decorator]
+    def scene(self: Task, job_id: str, head: dict[str, Any], scene: dict[str, Any]) -> str:
+        if not valid_job_id(job_id):
+            return "skipped"
+        return run_scene(store, settings, job_id, head, scene)
 
     @app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=MAX_RETRIES)  # type: ignore[untyped-decorator]
     def render(self: Task, job_id: str) -> str:

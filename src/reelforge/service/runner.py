@@ -17,6 +17,7 @@ import socket
 import sqlite3
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,6 +28,7 @@ from ..pipeline import Pipeline
 from ..progress import STAGE_WEIGHTS  # how much of a job each stage is (the percentage and the ETA)
 from ..registry import Registry
 from ..script.plan import plan_durations
+from ..streaming import SceneRunner
 from ..tools import find_ffmpeg
 from .hls import HlsBuilder, HlsSegment
 from .jobs import Job, JobStore
@@ -139,11 +141,14 @@ class JobRunner:
         *,
         kind: str = "local",
         registry: Registry | None = None,
+        scene_runner: Callable[[Job], SceneRunner] | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.kind = kind
         self.registry = registry
+        #: the cluster's fan-out: who does each scene's work first (``fanout.CeleryScenes``), per job
+        self.scene_runner = scene_runner
 
     def run(
         self,
@@ -243,8 +248,9 @@ class JobRunner:
                     self.store.set_storyboard(job_id, me, sb.model_dump(mode="json"))
 
             # scenes stream: each is spoken, drawn and rendered (a playable HLS segment) as it is written
+            fanout = self.scene_runner(job) if self.scene_runner is not None else None
             result = pipe.make(request, out_dir / "video.mp4", storyboard=storyboard, on_storyboard=written,
-                               preview_sound=True)  # fmt: skip
+                               preview_sound=True, scene_runner=fanout)  # fmt: skip
             segments = hls.finish(ended=True)
             hls = None
             if cancel.is_set():

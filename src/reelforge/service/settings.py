@@ -48,6 +48,13 @@ class ServiceSettings(BaseModel):
     heartbeat_seconds: Annotated[float, Field(gt=0, le=600)] = 2.0
     #: Redis visibility timeout: an unacknowledged task is delivered again after this long
     visibility_timeout: Annotated[int, Field(ge=1)] = 3600
+    #: Celery: each scene of a job is spoken, drawn and rendered by any worker (``reelforge.scene`` tasks);
+    #: ``auto``: when the stage cache is shared through object storage (``storage_url``)
+    scene_fanout: Literal["auto", "on", "off"] = "auto"
+    #: a scene task not started within this long (every worker busy) is done by the job's own worker
+    scene_grace: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    #: nor one not finished within this long (its worker died)
+    scene_timeout: Annotated[float, Field(gt=0, le=86400)] = 300.0
 
     tokens: tuple[ApiToken, ...] = ()
     #: "auto": tokens are required unless the server is bound to a loopback address
