@@ -54,9 +54,10 @@ from ..text import slug
 from ..tools import find_font
 from ..webrender import bundle_path, is_built
 from .auth import Authenticator, AuthError, Principal
+from .events import announcing, listening
 from .executors import Executor, make_executor
-from .hls import PLAYLIST, SEGMENT_NAME, playlist_text
-from .jobs import Job, JobStore, SQLiteJobStore, new_job_id
+from .hls import PLAYLIST, SEGMENT_NAME, HlsSegment, playlist_text
+from .jobs import Event, Job, JobStore, SQLiteJobStore, new_job_id
 from .runner import TIMELINE, job_dir
 
 log = logging.getLogger("reelforge.service")
@@ -332,6 +333,22 @@ def _media_type(path: Path) -> str:
 # ---- the app ------------------------------------------------------------------------------------
 
 
+def playlist_from_events(job: Job, events: list[Event]) -> str | None:
+    """The HLS playlist of a job's latest run, from its ``segment`` events (what a worker on another
+    machine announced), or None when it announced none."""
+    segments: list[HlsSegment] = []
+    for ev in events:
+        if ev.kind == "status" and ev.data.get("status") == "running":
+            segments = []  # a new run (a restart, an edit) starts a new playlist
+        elif ev.kind == "segment" and isinstance(ev.data.get("name"), str):
+            d = ev.data
+            segments.append(HlsSegment(index=int(d["index"]), name=d["name"], start=float(d["start"]),
+                                       duration=float(d["duration"]), scene=d.get("scene")))  # fmt: skip
+    if not segments:
+        return None
+    return playlist_text(segments, 10.0, ended=job.status == "done")
+
+
 def create_app(
     settings: Settings,
     *,
@@ -346,7 +363,7 @@ def create_app(
     registry = registry or default_registry()
     svc.artifact_dir.mkdir(parents=True, exist_ok=True)
     artifact_root = svc.artifact_dir.resolve()
-    jobs: JobStore = store or SQLiteJobStore(svc.database_path())
+    jobs: JobStore = announcing(store or SQLiteJobStore(svc.database_path()), settings)
     runner: Executor = executor or make_executor(settings, jobs, registry=registry)
 
     @asynccontextmanager
@@ -537,23 +554,26 @@ def create_app(
         async def stream() -> AsyncIterator[str]:
             seq, quiet = start, 0.0
             yield "retry: 2000\n\n"
-            while not await request.is_disconnected():
-                job = await run_in_threadpool(jobs.get, job_id)
-                batch = await run_in_threadpool(jobs.events, job_id, seq)
-                for ev in batch:
-                    seq = ev.seq
-                    yield f"id: {ev.seq}\nevent: {ev.kind}\ndata: {json.dumps(ev.data)}\n\n"
-                if batch:
-                    quiet = 0.0
-                    continue
-                if job is None or job.terminal:
-                    yield f"event: end\ndata: {json.dumps({'status': job.status if job else 'deleted'})}\n\n"
-                    return
-                await asyncio.sleep(SSE_POLL)
-                quiet += SSE_POLL
-                if quiet >= SSE_KEEPALIVE:
-                    quiet = 0.0
-                    yield ": keep-alive\n\n"
+            # woken by Redis when a worker (on any machine) writes the job's events; else the store is polled
+            async with listening(settings, job_id, SSE_POLL) as listener:
+                while not await request.is_disconnected():
+                    job = await run_in_threadpool(jobs.get, job_id)
+                    batch = await run_in_threadpool(jobs.events, job_id, seq)
+                    for ev in batch:
+                        seq = ev.seq
+                        yield f"id: {ev.seq}\nevent: {ev.kind}\ndata: {json.dumps(ev.data)}\n\n"
+                    if batch:
+                        quiet = 0.0
+                        continue
+                    if job is None or job.terminal:
+                        yield f"event: end\ndata: {json.dumps({'status': job.status if job else 'deleted'})}\n\n"
+                        return
+                    t0 = asyncio.get_running_loop().time()
+                    await listener.wait()
+                    quiet += asyncio.get_running_loop().time() - t0
+                    if quiet >= SSE_KEEPALIVE:
+                        quiet = 0.0
+                        yield ": keep-alive\n\n"
 
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # fmt: skip
@@ -567,6 +587,8 @@ def create_app(
             text: str | None = artifact(job_id, PLAYLIST).read_text(encoding="utf-8")
         except (HTTPException, OSError, UnicodeDecodeError):
             text = None
+        if text is None:  # the job ran on another machine: its segments are in its event log
+            text = playlist_from_events(job, jobs.events(job_id, 0, 100_000))
         if text is None:
             if job.terminal:
                 raise HTTPException(404, "this video has no stream")

@@ -15,6 +15,7 @@ from celery import Celery, Task
 from celery.signals import worker_ready, worker_shutting_down
 
 from ..config import Settings
+from .events import announcing
 from .fanout import SCENE_TASK, CeleryScenes, fanout_enabled, run_scene
 from .jobs import Job, SQLiteJobStore, valid_job_id
 from .reaper import Reaper
@@ -54,7 +55,7 @@ def create_celery(settings: Settings, *, with_task: bool = True) -> Celery:
 
 
 def _register(app: Celery, settings: Settings) -> None:
-    store = SQLiteJobStore(settings.service.database_path())
+    store = announcing(SQLiteJobStore(settings.service.database_path()), settings)
     svc = settings.service
     fanout = None
     if fanout_enabled(settings):

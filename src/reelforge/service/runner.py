@@ -225,8 +225,9 @@ class JobRunner:
             with lock:
                 tracker.playable(seg)
                 snap = tracker.snapshot()
-            event = {"index": seg.index, "scene": seg.scene, "start": round(seg.start, 4),
-                     "duration": round(seg.duration, 4), "segments": seg.index + 1, "total": total}  # fmt: skip
+            event = {"index": seg.index, "scene": seg.scene, "start": round(seg.start, 6),
+                     "duration": round(seg.duration, 6), "segments": seg.index + 1, "total": total,
+                     "name": seg.name}  # fmt: skip
             with contextlib.suppress(sqlite3.OperationalError):
                 self.store.update_progress(job_id, me, tracker.stage, snap, ("segment", event))
 
