@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,3 +17,13 @@ def make_settings(tmp_path: Path):
         return load_settings(None, **kw)
 
     return _make
+
+
+@pytest.fixture(scope="session")
+def pg_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A throw-away PostgreSQL server (tests/pgserver.py) for the whole session; tests take a fresh
+    database each with ``pgserver.fresh_database``."""
+    from pgserver import postgres_server
+
+    with postgres_server(tmp_path_factory.mktemp("postgres")) as url:
+        yield url

@@ -55,8 +55,9 @@ def claim_in_child(path: str, job_id: str, n: int, out: Any) -> None:
     from pathlib import Path
 
     from reelforge.service.jobs import SQLiteJobStore
+    from reelforge.service.store_sql import PostgresJobStore
 
-    store = SQLiteJobStore(Path(path))
+    store = PostgresJobStore(path) if path.startswith("postgresql://") else SQLiteJobStore(Path(path))
     out.put(sum(store.claim(job_id, f"p{n}", lease=30) is not None for _ in range(20)))
 
 

@@ -92,3 +92,13 @@ class Cancelled(ReelforgeError):
     """The job was cancelled while running."""
 
     kind = "cancelled"
+
+
+class StoreError(ReelforgeError):
+    """The service's job database or object storage cannot be used (unreachable, refused, misconfigured)."""
+
+    kind = "store"
+
+
+class StoreUnavailable(StoreError, ConnectionError):
+    """The job database or object storage did not answer: worth another try (a ``ConnectionError``)."""

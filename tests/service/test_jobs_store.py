@@ -3,33 +3,54 @@
 from __future__ import annotations
 
 import multiprocessing
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
 from svcutil import claim_in_child
 
-from reelforge.service.jobs import Job, SQLiteJobStore, new_job_id, valid_job_id
+from reelforge.service.jobs import Job, JobStore, SQLiteJobStore, new_job_id, valid_job_id
 from reelforge.service.runner import HOST, ProgressTracker, runner_dead
 
 
-def make(tmp_path: Path) -> tuple[SQLiteJobStore, Job]:
-    store = SQLiteJobStore(tmp_path / "jobs.sqlite3")
+@pytest.fixture(params=["sqlite", "postgres"])
+def spec(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where the store lives: every contract test runs on the SQLite file and on PostgreSQL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "jobs.sqlite3")
+    from pgserver import fresh_database
+
+    return fresh_database(request.getfixturevalue("pg_url"))
+
+
+def open_spec(spec: str) -> JobStore:
+    if spec.startswith("postgresql://"):
+        from reelforge.service.store_sql import PostgresJobStore
+
+        return PostgresJobStore(spec)
+    return SQLiteJobStore(Path(spec))
+
+
+def make(spec: str) -> tuple[JobStore, Job]:
+    store = open_spec(spec)
     job = Job(id=new_job_id(), owner="alice", request={"prompt": "Bees", "duration": 10})
     store.create(job)
     return store, job
 
 
 def test_wal_mode_and_ids(tmp_path):
-    store, job = make(tmp_path)
+    store, job = make(str(tmp_path / "jobs.sqlite3"))
+    assert isinstance(store, SQLiteJobStore)
     with store._read() as con:
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert valid_job_id(job.id) and not valid_job_id("../" + job.id[3:]) and not valid_job_id(job.id.upper())
 
 
-def test_only_one_runner_claims_a_job_and_only_it_finishes(tmp_path):
-    store, job = make(tmp_path)
+def test_only_one_runner_claims_a_job_and_only_it_finishes(spec):
+    store, job = make(spec)
     a = store.claim(job.id, "a", lease=30)
     assert a is not None and a.status == "running" and a.attempts == 1
     assert store.claim(job.id, "b", lease=30) is None  # held
@@ -47,8 +68,8 @@ def test_only_one_runner_claims_a_job_and_only_it_finishes(tmp_path):
     assert kinds == [("status", "queued"), ("status", "running"), ("progress", None), ("status", "done")]
 
 
-def test_an_expired_lease_is_taken_over(tmp_path):
-    store, job = make(tmp_path)
+def test_an_expired_lease_is_taken_over(spec):
+    store, job = make(spec)
     assert store.claim(job.id, "a", lease=0.05) is not None
     time.sleep(0.1)
     b = store.claim(job.id, "b", lease=30)
@@ -58,8 +79,8 @@ def test_an_expired_lease_is_taken_over(tmp_path):
     assert store.finish(job.id, "b", "done")
 
 
-def test_requeue_stale_and_dead_runners(tmp_path):
-    store, job = make(tmp_path)
+def test_requeue_stale_and_dead_runners(spec):
+    store, job = make(spec)
     other = Job(id=new_job_id(), request={"prompt": "Ants", "duration": 10})
     store.create(other)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -72,8 +93,8 @@ def test_requeue_stale_and_dead_runners(tmp_path):
     assert store.requeue_stale(time.time() + 7200, runner_dead) == [other.id]  # its lease ran out
 
 
-def test_cancel_queued_and_running(tmp_path):
-    store, job = make(tmp_path)
+def test_cancel_queued_and_running(spec):
+    store, job = make(spec)
     assert store.request_cancel(job.id).status == "cancelled"  # type: ignore[union-attr]
     second = Job(id=new_job_id(), request={"prompt": "Ants", "duration": 10})
     store.create(second)
@@ -85,8 +106,8 @@ def test_cancel_queued_and_running(tmp_path):
     assert store.requeue_edited(second.id, {"title": "y"}) is None  # already queued again
 
 
-def test_release_and_delete(tmp_path):
-    store, job = make(tmp_path)
+def test_release_and_delete(spec):
+    store, job = make(spec)
     store.claim(job.id, "a", lease=30)
     assert store.release(job.id, "a")
     assert store.get(job.id).status == "queued"  # type: ignore[union-attr]
@@ -95,17 +116,62 @@ def test_release_and_delete(tmp_path):
     assert store.delete(job.id) and store.get(job.id) is None and store.events(job.id) == []
 
 
-def test_claims_are_exclusive_across_processes(tmp_path):
-    store, job = make(tmp_path)
+def test_claims_are_exclusive_across_processes(spec):
+    _, job = make(spec)
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    procs = [ctx.Process(target=claim_in_child, args=(str(store.path), job.id, n, out)) for n in range(4)]
+    procs = [ctx.Process(target=claim_in_child, args=(spec, job.id, n, out)) for n in range(4)]
     for p in procs:
         p.start()
     wins = [out.get(timeout=60) for _ in procs]
     for p in procs:
         p.join(30)
     assert sum(wins) == 1
+
+
+def test_claims_are_exclusive_across_threads_and_events_stay_in_order(spec):
+    """Eight threads race to claim twenty jobs (each claimed exactly once) while writing events; every job's
+    events come back in the order they were written."""
+    import threading
+
+    store = open_spec(spec)
+    jobs = [Job(id=new_job_id(), request={"prompt": "Bees", "duration": 10}) for _ in range(20)]
+    for j in jobs:
+        store.create(j)
+    won: list[str] = []
+    lock = threading.Lock()
+
+    def race(n: int) -> None:
+        for j in jobs:
+            if store.claim(j.id, f"t{n}", lease=30) is not None:
+                with lock:
+                    won.append(j.id)
+                for k in range(3):
+                    store.add_event(j.id, "progress", {"k": k, "by": n})
+
+    threads = [threading.Thread(target=race, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(won) == sorted(j.id for j in jobs)  # each exactly once
+    for j in jobs:
+        evs = store.events(j.id)
+        assert [e.seq for e in evs] == sorted(e.seq for e in evs)
+        assert [e.data["k"] for e in evs if e.kind == "progress"] == [0, 1, 2]
+
+
+def test_a_bad_database_url_is_one_clear_error(tmp_path):
+    from reelforge.errors import ConfigError, StoreError
+    from reelforge.service.store_sql import PostgresJobStore
+
+    with pytest.raises(ConfigError, match="postgresql://"):
+        PostgresJobStore("mysql://x@localhost/db")
+    with pytest.raises(
+        StoreError, match=re.escape("cannot use the job database postgresql://me@127.0.0.1:1/db")
+    ) as e:
+        PostgresJobStore("postgresql://me:secret@127.0.0.1:1/db")
+    assert "secret" not in str(e.value)  # the password never reaches a message
 
 
 def test_progress_tracker_folds_events():

@@ -57,8 +57,9 @@ from .auth import Authenticator, AuthError, Principal
 from .events import announcing, listening
 from .executors import Executor, make_executor
 from .hls import PLAYLIST, SEGMENT_NAME, HlsSegment, playlist_text
-from .jobs import Event, Job, JobStore, SQLiteJobStore, new_job_id
+from .jobs import Event, Job, JobStore, new_job_id
 from .runner import TIMELINE, job_dir
+from .store_sql import open_store
 
 log = logging.getLogger("reelforge.service")
 
@@ -363,7 +364,7 @@ def create_app(
     registry = registry or default_registry()
     svc.artifact_dir.mkdir(parents=True, exist_ok=True)
     artifact_root = svc.artifact_dir.resolve()
-    jobs: JobStore = announcing(store or SQLiteJobStore(svc.database_path()), settings)
+    jobs: JobStore = announcing(store or open_store(svc), settings)
     runner: Executor = executor or make_executor(settings, jobs, registry=registry)
 
     @asynccontextmanager

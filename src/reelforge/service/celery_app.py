@@ -17,9 +17,10 @@ from celery.signals import worker_ready, worker_shutting_down
 from ..config import Settings
 from .events import announcing
 from .fanout import SCENE_TASK, CeleryScenes, fanout_enabled, run_scene
-from .jobs import Job, SQLiteJobStore, valid_job_id
+from .jobs import Job, valid_job_id
 from .reaper import Reaper
 from .runner import JobRunner
+from .store_sql import open_store
 
 TASK_NAME = "reelforge.render"
 MAX_RETRIES = 5
@@ -55,7 +56,7 @@ def create_celery(settings: Settings, *, with_task: bool = True) -> Celery:
 
 
 def _register(app: Celery, settings: Settings) -> None:
-    store = announcing(SQLiteJobStore(settings.service.database_path()), settings)
+    store = announcing(open_store(settings.service), settings)
     svc = settings.service
     fanout = None
     if fanout_enabled(settings):

@@ -174,7 +174,7 @@ class JobRunner:
             while not halt.wait(svc.heartbeat_seconds):
                 try:
                     beat = self.store.heartbeat(job_id, me, svc.lease_seconds)
-                except sqlite3.OperationalError:
+                except (sqlite3.OperationalError, ConnectionError):  # the store was busy or unreachable
                     continue
                 if beat == "lost":
                     state["lost"] = True
@@ -218,7 +218,7 @@ class JobRunner:
             with lock:
                 tracker.apply(e)
                 snap = tracker.snapshot()
-            with contextlib.suppress(sqlite3.OperationalError):
+            with contextlib.suppress(sqlite3.OperationalError, ConnectionError):
                 self.store.update_progress(job_id, me, e.stage, snap, ("progress", data))
 
         def on_segment(seg: HlsSegment, total: int) -> None:
@@ -228,7 +228,7 @@ class JobRunner:
             event = {"index": seg.index, "scene": seg.scene, "start": round(seg.start, 6),
                      "duration": round(seg.duration, 6), "segments": seg.index + 1, "total": total,
                      "name": seg.name}  # fmt: skip
-            with contextlib.suppress(sqlite3.OperationalError):
+            with contextlib.suppress(sqlite3.OperationalError, ConnectionError):
                 self.store.update_progress(job_id, me, tracker.stage, snap, ("segment", event))
 
         try:
@@ -286,13 +286,13 @@ class JobRunner:
                 hls.close()
 
     def _failed(self, job_id: str, me: str, exc: Exception, retry_transient: bool) -> Outcome:
-        if isinstance(exc, ReelforgeError):
+        if isinstance(exc, ReelforgeError) and not isinstance(exc, TRANSIENT):
             self.store.finish(job_id, me, "failed", error=str(exc))
             log.info("job %s: failed: %s", job_id, exc)
             return "failed"
         if isinstance(exc, TRANSIENT):
             if retry_transient:
-                with contextlib.suppress(sqlite3.OperationalError):
+                with contextlib.suppress(sqlite3.OperationalError, ConnectionError):
                     self.store.release(job_id, me)
                 log.warning("job %s: transient error, will retry: %s", job_id, exc)
                 return "retry"

@@ -35,6 +35,8 @@ class ServiceSettings(BaseModel):
     artifact_dir: Path = Field(default_factory=default_artifact_dir)
     #: the SQLite job store; default ``<artifact_dir>/jobs.sqlite3``
     database: Path | None = None
+    #: the job store in PostgreSQL instead (API and workers on several machines): ``postgresql://user:pw@host/db``
+    database_url: SecretStr | None = None
     executor: Literal["local", "celery"] = "local"
     #: concurrent jobs of the local executor
     local_workers: Annotated[int, Field(ge=1, le=16)] = 1
