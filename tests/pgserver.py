@@ -4,7 +4,7 @@ The server is a real ``postgres`` from the Debian packages (``initdb`` and ``pg_
 ``/usr/lib/postgresql/*/bin``; ``.ci/run`` installs them), in a private data directory, listening on a free
 loopback port and on a unix socket in that directory, with durability off (``fsync``, full-page writes,
 synchronous commit): a crash loses nothing a test needs. Each test gets its own database from
-:meth:`PgServer.create_database`, so tests never see each other's jobs.
+:func:`fresh_database`, so tests never see each other's jobs.
 
 ``initdb`` and ``postgres`` refuse to run as root, so as root they run as the ``postgres`` user (else
 ``nobody``) through ``runuser``, in a directory under ``/tmp`` that user owns (pytest's own tmp dirs are
@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from svcutil import free_port
@@ -77,15 +77,6 @@ class PgServer:
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
 
-    def create_database(self, name: str | None = None) -> str:
-        """A new empty database; its URL."""
-        import psycopg
-
-        name = name or f"t_{uuid.uuid4().hex[:16]}"
-        with psycopg.connect(self.url(), autocommit=True) as con:
-            con.execute(f'CREATE DATABASE "{name}"')
-        return self.url(name)
-
     def _cmd(self, args: Sequence[str]) -> list[str]:
         return (["runuser", "-u", self.user, "--"] if self.user else []) + list(args)
 
@@ -131,34 +122,22 @@ def start_postgres() -> PgServer:
         raise
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
-    """One PostgreSQL server for the whole test session (import this fixture into a test module)."""
+@contextlib.contextmanager
+def postgres_server(work: Path | None = None) -> Iterator[str]:
+    """A running server for the ``with`` block; yields the URL of its ``postgres`` database. ``work`` is
+    unused: the cluster needs a directory its user can reach, which pytest's (private to root) is not."""
     server = start_postgres()
     try:
-        yield server
+        yield server.url()
     finally:
         server.stop()
 
 
-# -- opening a store by what a child process can be told ---------------------------------------------
+def fresh_database(url: str) -> str:
+    """A new empty database on the server at ``url``; its URL."""
+    import psycopg
 
-
-def open_store_at(where: str) -> Any:
-    """The job store at ``where``: a PostgreSQL URL, else a SQLite file."""
-    if where.startswith("postgresql"):
-        from reelforge.service.store_sql import PostgresJobStore
-
-        return PostgresJobStore(where)
-    from reelforge.service.jobs import SQLiteJobStore
-
-    return SQLiteJobStore(Path(where))
-
-
-def claim_all_in_child(where: str, job_ids: list[str], n: int, go: Any, out: Any) -> None:
-    """Run in a spawned process (it must live in an importable module, not in a test file): wait for ``go``,
-    then try to claim every job of ``job_ids`` and report the ids this process won."""
-    store = open_store_at(where)
-    go.wait(60)
-    won = [job_id for job_id in job_ids if store.claim(job_id, f"p{n}", lease=30) is not None]
-    out.put((n, won))
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(urlsplit(url)._replace(path="/" + name))
