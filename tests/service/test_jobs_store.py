@@ -172,6 +172,18 @@ def test_a_bad_database_url_is_one_clear_error(tmp_path):
     ) as e:
         PostgresJobStore("postgresql://me:secret@127.0.0.1:1/db")
     assert "secret" not in str(e.value)  # the password never reaches a message
+    with pytest.raises(ConfigError, match="not a valid URL") as e:  # not a traceback from the URL parser
+        PostgresJobStore("postgresql://me:secret@db:fivethousand/jobs")
+    assert "secret" not in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_missing_driver_is_one_clear_error(monkeypatch):
+    from reelforge.errors import ConfigError
+    from reelforge.service.store_sql import PostgresJobStore
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if psycopg were not installed
+    with pytest.raises(ConfigError, match="needs the psycopg driver"):
+        PostgresJobStore("postgresql://me@127.0.0.1:1/db")
 
 
 def test_progress_tracker_folds_events():

@@ -63,8 +63,15 @@ class PostgresJobStore:
                               hint='pip install "reelforge[service]"') from None  # fmt: skip
         self.url = _safe(url)
         self._sa = sa
-        self._engine = sa.create_engine(_driver_url(url), pool_pre_ping=True, pool_size=5, max_overflow=10,
-                                        connect_args={"connect_timeout": 10})  # fmt: skip
+        try:
+            self._engine = sa.create_engine(_driver_url(url), pool_pre_ping=True, pool_size=5, max_overflow=10,
+                                            connect_args={"connect_timeout": 10})  # fmt: skip
+        except ImportError as exc:  # create_engine imports the driver: psycopg
+            raise ConfigError(f"the PostgreSQL job store needs the psycopg driver ({exc.name or exc} is missing)",
+                              hint='pip install "reelforge[service]"') from None  # fmt: skip
+        except (ValueError, sa.exc.ArgumentError) as exc:  # e.g. a port that is not a number
+            raise ConfigError(f"database_url {self.url} is not a valid URL: {_reason(exc)}",
+                              hint='e.g. "postgresql://user:password@host:5432/reelforge"') from None  # fmt: skip
         self._pid = _pid()
         try:
             self._migrate()
