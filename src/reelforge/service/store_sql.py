@@ -82,6 +82,10 @@ class PostgresJobStore:
                              hint="check database_url, that PostgreSQL is running and the user may connect") from None  # fmt: skip
 
     def _migrate(self) -> None:
+        import logging
+
+        # Alembic >= 1.17 logs one INFO line per built-in plugin when imported: noise in serve's log
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
         from alembic import command
         from alembic.config import Config
 
