@@ -161,6 +161,79 @@ def test_claims_are_exclusive_across_threads_and_events_stay_in_order(spec):
         assert [e.data["k"] for e in evs if e.kind == "progress"] == [0, 1, 2]
 
 
+def test_cancel_racing_claims_leaves_each_job_cancelled_or_claimed(spec):
+    """A cancel and a claim of the same queued job: exactly one of them wins it, never both or neither."""
+    import threading
+
+    store = open_spec(spec)
+    jobs = [Job(id=new_job_id(), request={"prompt": "Bees", "duration": 10}) for _ in range(20)]
+    for j in jobs:
+        store.create(j)
+    claimed: set[str] = set()
+    go = threading.Barrier(2)
+
+    def claim() -> None:
+        go.wait()
+        claimed.update(j.id for j in jobs if store.claim(j.id, "r", lease=30) is not None)
+
+    def cancel() -> None:
+        go.wait()
+        for j in reversed(jobs):
+            store.request_cancel(j.id)
+
+    threads = [threading.Thread(target=claim), threading.Thread(target=cancel)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for j in jobs:
+        got = store.get(j.id)
+        assert got is not None
+        if j.id in claimed:  # claimed first: the cancel is a request the runner sees on its heartbeat
+            assert got.status == "running" and got.attempts == 1
+        else:  # cancelled while queued: no claim can take it any more
+            assert got.status == "cancelled" and got.attempts == 0 and store.claim(j.id, "x", 30) is None
+
+
+def test_a_reader_following_the_log_misses_no_event(spec):
+    """Four writers append to one job's log while a reader follows it with ``after``, as the SSE stream
+    does: the reader ends with every event, in order (a later seq never becomes visible before an earlier)."""
+    import threading
+
+    store, job = make(spec)
+    assert store.claim(job.id, "w", lease=30) is not None
+    writers_done = threading.Event()
+    seen: list[int] = []
+
+    def write(n: int) -> None:
+        for k in range(25):
+            if k % 2:
+                store.add_event(job.id, "segment", {"n": n, "k": k})
+            else:
+                store.update_progress(job.id, "w", "render", {"k": k}, ("progress", {"n": n, "k": k}))
+
+    def follow() -> None:
+        after = 0
+        while True:
+            done = writers_done.is_set()
+            for e in store.events(job.id, after=after):
+                seen.append(e.seq)
+                after = e.seq
+            if done:
+                return
+
+    reader = threading.Thread(target=follow)
+    reader.start()
+    writers = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for t in writers:
+        t.start()
+    for t in writers:
+        t.join(60)
+    writers_done.set()
+    reader.join(60)
+    assert seen == [e.seq for e in store.events(job.id, limit=1000)] and len(seen) == 2 + 4 * 25
+
+
 def test_a_bad_database_url_is_one_clear_error(tmp_path):
     from reelforge.errors import ConfigError, StoreError
     from reelforge.service.store_sql import PostgresJobStore
