@@ -27,3 +27,12 @@ def pg_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     with postgres_server(tmp_path_factory.mktemp("postgres")) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 endpoint (moto server) on loopback for the whole session (tests/s3server.py)."""
+    from s3server import s3_server
+
+    with s3_server() as url:
+        yield url

@@ -3,23 +3,34 @@
 An entry is a directory named by the SHA-256 of everything that determines its content (the stage's
 inputs plus the backend's name, version and options). It is built in a temporary directory next to its
 final place and renamed into place only when complete, so a killed run never leaves a corrupt entry.
+
+With a ``remote`` (object storage, for a service on several machines) the local folder is the first tier:
+an entry missing here is fetched from the remote (one tar per entry, ``cache/<stage>/<key>.tar``) before it
+is built, and an entry built here is uploaded, so another machine finds it. Keys are content addresses, so
+two machines uploading the same entry upload the same bytes. The local tier is then bounded
+(``max_bytes``): least recently used entries go first, never one used in the last minutes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
+import tarfile
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .errors import CacheError
+
+log = logging.getLogger("reelforge.cache")
 
 _COMPLETE = ".complete"
 #: one build lock per entry for the whole process, with the number of threads holding or awaiting it (it is
@@ -65,10 +76,26 @@ def file_fingerprint(path: Path) -> dict[str, Any]:
     return {"path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
+class Remote(Protocol):
+    """Where entries are shared between machines (``storage.s3.S3Storage``)."""
+
+    def put_file(self, name: str, path: Path, content_type: str | None = None) -> None: ...
+    def get_file(self, name: str, dest: Path) -> bool: ...
+
+
+#: local entries used this recently are never evicted (a run may still be reading them)
+KEEP_RECENT = 600.0
+
+
 class Cache:
-    def __init__(self, root: Path, *, enabled: bool = True) -> None:
+    def __init__(
+        self, root: Path, *, enabled: bool = True, remote: Remote | None = None, max_bytes: int | None = None
+    ) -> None:
         self.root = Path(root).expanduser()
         self.enabled = enabled
+        self.remote = remote
+        self.max_bytes = max_bytes
+        self._last_evict = 0.0
         self.hits: Counter[str] = Counter()
         self.misses: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -86,7 +113,77 @@ class Cache:
 
     def lookup(self, stage: str, key: str) -> Path | None:
         p = self.path(stage, key)
-        return p if (p / _COMPLETE).exists() else None
+        if (p / _COMPLETE).exists():
+            if self.remote is not None:
+                _touch(p / _COMPLETE)  # recently used: the last to be evicted
+            return p
+        return self._fetch(stage, key) if self.remote is not None and self.enabled else None
+
+    def _fetch(self, stage: str, key: str) -> Path | None:
+        """The entry from the remote into the local tier, or None when the remote has none."""
+        assert self.remote is not None
+        final = self.path(stage, key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.parent / f".fetch-{key[:16]}-{uuid.uuid4().hex[:8]}"
+        tar = Path(f"{tmp}.tar")
+        try:
+            if not self.remote.get_file(f"cache/{stage}/{key}.tar", tar):
+                return None
+            try:
+                with tarfile.open(tar) as t:
+                    t.extractall(tmp, filter="data")
+            except (tarfile.TarError, OSError) as exc:  # not a whole entry: a miss (the build replaces it)
+                log.warning(
+                    "cache entry %s/%s in the store is unreadable (%s); building it", stage, key[:12], exc
+                )
+                return None
+            (tmp / _COMPLETE).write_text("1")
+            try:
+                os.replace(tmp, final)
+            except OSError:  # another thread or process put it there meanwhile
+                if not (final / _COMPLETE).exists():
+                    raise
+        finally:
+            tar.unlink(missing_ok=True)
+            shutil.rmtree(tmp, ignore_errors=True)
+        return final if (final / _COMPLETE).exists() else None
+
+    def _upload(self, stage: str, key: str, entry: Path) -> None:
+        """Share a built entry (best effort: a machine that cannot find it builds it again)."""
+        assert self.remote is not None
+        tar = entry.parent / f".up-{key[:16]}-{uuid.uuid4().hex[:8]}.tar"
+        try:
+            with tarfile.open(tar, "w") as t:
+                for f in sorted(entry.rglob("*")):
+                    if f.is_file() and f.name != _COMPLETE:
+                        t.add(f, arcname=str(f.relative_to(entry)))
+            self.remote.put_file(f"cache/{stage}/{key}.tar", tar)
+        except Exception as exc:
+            log.warning("could not share cache entry %s/%s: %s", stage, key[:12], exc)
+        finally:
+            tar.unlink(missing_ok=True)
+        self._evict()
+
+    def _evict(self) -> None:
+        """Keep the local tier under ``max_bytes``: least recently used entries first."""
+        now = time.time()
+        if self.max_bytes is None or now - self._last_evict < 30:
+            return
+        self._last_evict = now
+        entries = []
+        total = 0
+        for marker in self.root.glob(f"*/*/*/{_COMPLETE}"):
+            entry = marker.parent
+            size = sum(f.stat().st_size for f in entry.rglob("*") if f.is_file())
+            total += size
+            entries.append((marker.stat().st_mtime, size, entry))
+        for used, size, entry in sorted(entries):
+            if total <= self.max_bytes:
+                break
+            if now - used < KEEP_RECENT:
+                continue
+            shutil.rmtree(entry, ignore_errors=True)
+            total -= size
 
     def get_or_build(self, stage: str, key: str, build: Callable[[Path], None]) -> tuple[Path, bool]:
         """Return ``(entry_dir, hit)``. ``build(tmp_dir)`` writes the entry's files into ``tmp_dir``.
@@ -108,7 +205,7 @@ class Cache:
             try:
                 build(tmp)
                 (tmp / _COMPLETE).write_text("1")
-                if self.enabled and self.lookup(stage, key) is not None:
+                if self.enabled and (final / _COMPLETE).exists():
                     # another process finished the same entry meanwhile: keep theirs (it may be in use)
                     shutil.rmtree(tmp, ignore_errors=True)
                     self._fresh.add(f"{stage}/{key}")
@@ -118,17 +215,24 @@ class Cache:
                 try:
                     os.replace(tmp, final)
                 except OSError:
-                    if (
-                        self.lookup(stage, key) is None
-                    ):  # lost a race with another process: fine if theirs is whole
+                    if not (
+                        final / _COMPLETE
+                    ).exists():  # lost a race with another process: fine if theirs is whole
                         raise
                     shutil.rmtree(tmp, ignore_errors=True)
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
             self._fresh.add(f"{stage}/{key}")
+            if self.remote is not None and self.enabled:
+                self._upload(stage, key, final)
             return final, False
 
     def stats(self) -> dict[str, dict[str, int]]:
         stages = set(self.hits) | set(self.misses)
         return {s: {"hits": self.hits[s], "misses": self.misses[s]} for s in sorted(stages)}
+
+
+def _touch(path: Path) -> None:
+    with suppress(OSError):
+        os.utime(path)

@@ -140,7 +140,13 @@ class Pipeline:
     ) -> None:
         self.settings = settings
         self.registry = registry or default_registry()
-        self.cache = cache or Cache(settings.cache_dir, enabled=settings.cache)
+        if cache is None:
+            from .storage import remote_for
+
+            remote = remote_for(settings)  # a service on several machines shares the cache through S3
+            cache = Cache(settings.cache_dir, enabled=settings.cache, remote=remote,
+                          max_bytes=settings.service.local_cache_max_bytes if remote is not None else None)  # fmt: skip
+        self.cache = cache
         self.progress = progress or (lambda e: None)
         self.cancel = cancel or threading.Event()
         self._abort = threading.Event()

@@ -19,6 +19,7 @@ Endpoints (all under ``/v1`` need a token when the server is not on loopback; se
 """
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -46,10 +47,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .. import __version__
 from ..compose.export import asset_names, timeline_for_browser
 from ..config import Settings
-from ..errors import BackendNotFound, ReelforgeError
+from ..errors import BackendNotFound, ReelforgeError, StoreError
 from ..models import Request as VideoRequest
 from ..models import Storyboard, Timeline, VisualPlan
 from ..registry import Registry, default_registry
+from ..storage import remote_for
+from ..storage.jobs import fetch_job_file
 from ..text import slug
 from ..tools import find_font
 from ..webrender import bundle_path, is_built
@@ -409,10 +412,22 @@ def create_app(
             raise HTTPException(404, "no such video")
         return job
 
+    storage = remote_for(settings)
+
     def artifact(job_id: str, *parts: str) -> Path:
-        """A file of the job, only ever inside the job's artifact directory."""
+        """A file of the job, only ever inside the job's artifact directory; with object storage, fetched
+        from it on first use when a worker on another machine made it."""
         path = (job_dir(settings, job_id) / Path(*parts)).resolve()
-        if not path.is_relative_to(artifact_root / job_id) or not path.is_file():
+        if not path.is_relative_to(artifact_root / job_id):
+            raise HTTPException(404, "not available (yet)")
+        if not path.is_file() and storage is not None:
+            try:
+                fetch_job_file(storage, job_id, "/".join(parts), path)
+            except StoreError as exc:
+                raise HTTPException(
+                    503, f"the video's files cannot be fetched right now: {exc.message}"
+                ) from None
+        if not path.is_file():
             raise HTTPException(404, "not available (yet)")
         return path
 
@@ -535,6 +550,9 @@ def create_app(
             return JSONResponse(job_view(updated).model_dump(mode="json"), status_code=202)
         jobs.delete(job_id)
         shutil.rmtree(job_dir(settings, job_id), ignore_errors=True)
+        if storage is not None:
+            with contextlib.suppress(StoreError):  # the job is gone; stray objects only cost space
+                storage.delete_prefix(f"jobs/{job_id}/")
         return Response(status_code=204)
 
     @app.get("/v1/videos/{job_id}/events", tags=["videos"])
@@ -722,6 +740,8 @@ def create_app(
         path = asset_names(tl).get(name)
         if path is None:
             raise HTTPException(404, "no such asset in this video's timeline")
+        if not path.is_file() and storage is not None:  # made on another machine: its published copy
+            path = artifact(job_id, "assets", name)
         if not path.is_file():
             raise HTTPException(404, "this asset is no longer on the server (its cache was cleared): "
                                      "make the video again")  # fmt: skip

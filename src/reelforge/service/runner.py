@@ -28,6 +28,7 @@ from ..pipeline import Pipeline
 from ..progress import STAGE_WEIGHTS  # how much of a job each stage is (the percentage and the ETA)
 from ..registry import Registry
 from ..script.plan import plan_durations
+from ..storage import remote_for
 from ..streaming import SceneRunner
 from ..tools import find_ffmpeg
 from .hls import HlsBuilder, HlsSegment
@@ -208,6 +209,7 @@ class JobRunner:
         out_dir = job_dir(settings, job_id)
         tracker = ProgressTracker()
         lock = threading.Lock()
+        storage = remote_for(settings)
         hls: HlsBuilder | None = None
 
         def on_progress(e: ProgressEvent) -> None:
@@ -222,6 +224,10 @@ class JobRunner:
                 self.store.update_progress(job_id, me, e.stage, snap, ("progress", data))
 
         def on_segment(seg: HlsSegment, total: int) -> None:
+            if storage is not None:  # playable from any machine as soon as it exists
+                from ..storage.jobs import publish_file
+
+                publish_file(storage, job_id, out_dir, out_dir / "hls" / seg.name)
             with lock:
                 tracker.playable(seg)
                 snap = tracker.snapshot()
@@ -258,6 +264,11 @@ class JobRunner:
                 raise Cancelled("cancelled")
             # what the browser renderer reads (GET .../timeline): written before the job is done
             write_atomic(out_dir / TIMELINE, result.timeline.model_dump_json(by_alias=True))
+            if storage is not None:  # the API may be on another machine: the files go to the store first
+                from ..compose.export import asset_names
+                from ..storage.jobs import publish_job
+
+                publish_job(storage, job_id, out_dir, asset_names(result.timeline))
             summary = {"duration": round(result.duration, 3), "size": result.size,
                        "elapsed": round(result.elapsed, 3), "segments": len(segments),
                        "cache": result.cache}  # fmt: skip

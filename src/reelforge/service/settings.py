@@ -37,6 +37,16 @@ class ServiceSettings(BaseModel):
     database: Path | None = None
     #: the job store in PostgreSQL instead (API and workers on several machines): ``postgresql://user:pw@host/db``
     database_url: SecretStr | None = None
+    #: the jobs' files and the stage cache shared through S3-compatible storage: ``s3://bucket/prefix``
+    storage_url: Annotated[str, Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,62}(/.*)?$")] | None = None
+    #: the store's endpoint (MinIO, Ceph...; unset: AWS); keys: here or the AWS_* environment variables
+    storage_endpoint: str | None = None
+    storage_region: str | None = None
+    storage_access_key: SecretStr | None = None
+    storage_secret_key: SecretStr | None = None
+    #: with a storage_url, each machine keeps at most this much of the stage cache locally (least recently
+    #: used entries go first)
+    local_cache_max_bytes: Annotated[int, Field(ge=64 * 1024**2)] = 10 * 1024**3
     executor: Literal["local", "celery"] = "local"
     #: concurrent jobs of the local executor
     local_workers: Annotated[int, Field(ge=1, le=16)] = 1
