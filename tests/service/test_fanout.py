@@ -23,7 +23,7 @@ pytest.importorskip("celery")
 pytestmark = pytest.mark.slow
 
 SERVICE = {"executor": "celery", "lease_seconds": 4.0, "heartbeat_seconds": 0.5, "visibility_timeout": 8,
-           "scene_fanout": "on", "scene_grace": 8.0, "scene_timeout": 60.0}  # fmt: skip
+           "scene_fanout": "on", "scene_grace": 2.0, "scene_timeout": 60.0}  # fmt: skip
 
 
 def write_config(path: Path, root: Path, service: dict[str, Any]) -> Path:

@@ -64,7 +64,7 @@ class ServiceSettings(BaseModel):
     #: ``auto``: when the stage cache is shared through object storage (``storage_url``)
     scene_fanout: Literal["auto", "on", "off"] = "auto"
     #: a scene task not started within this long (every worker busy) is done by the job's own worker
-    scene_grace: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    scene_grace: Annotated[float, Field(gt=0, le=3600)] = 2.0
     #: nor one not finished within this long (its worker died)
     scene_timeout: Annotated[float, Field(gt=0, le=86400)] = 300.0
 
