@@ -208,6 +208,18 @@ class Pipeline:
                 log.warning("could not measure the voice's speaking rate (%s); using the default", exc)
         return self.backend("script", st.writer, **{k: v for k, v in extra.items() if k in fields})
 
+    def revision_words(self, asset: SceneAssets) -> int | None:
+        """How many words the writer is asked to say a scene in when its speech overruns its slot (it is
+        then rewritten shorter: ``shorten_overruns``), or None when it fits or can't be rewritten."""
+        if getattr(self._writer, "revise", None) is None:
+            return None
+        spoken, words = asset.narration.duration, word_count(asset.scene.narration)
+        slack = asset.scene.duration - LEAD - TAIL
+        if spoken <= slack or slack <= 0:
+            return None
+        max_words = min(words - 1, math.floor(words * slack / spoken * 0.95))
+        return max_words if max_words >= 3 else None
+
     def shorten_overruns(
         self, request: Request, storyboard: Storyboard, assets: list[SceneAssets]
     ) -> tuple[Storyboard, list[SceneAssets]]:
@@ -219,13 +231,11 @@ class Pipeline:
         out = list(assets)
         narrator: Any = None
         for i, a in enumerate(assets):
-            spoken, words = a.narration.duration, word_count(a.scene.narration)
+            max_words = self.revision_words(a)
+            if max_words is None:
+                continue
+            spoken = a.narration.duration
             slack = a.scene.duration - LEAD - TAIL
-            if spoken <= slack or slack <= 0:
-                continue
-            max_words = min(words - 1, math.floor(words * slack / spoken * 0.95))
-            if max_words < 3:
-                continue
             t0 = time.perf_counter()
             key = cache_key("script-revise", self._writer.identity(), a.scene, max_words,
                             request.model_dump(include={"prompt", "duration", "style", "seed"}))  # fmt: skip
@@ -611,7 +621,7 @@ class Pipeline:
             self._check_cancel()
         parts = self.script_parts(request) if storyboard is None else parts_of(storyboard)
         stream = SceneStream(self, request, composer=composer, work=work, clips=clips, sound=preview_sound,
-                             remote=scene_runner)  # fmt: skip
+                             remote=scene_runner, revisable=written)  # fmt: skip
         streamed = stream.run(parts, on_script=on_storyboard if written else None)
         storyboard, assets, music = streamed.storyboard, streamed.assets, streamed.music
         title_visual = streamed.title_visual

@@ -90,6 +90,7 @@ class SceneStream:
         clips: list[SceneClip | None] | None = None,
         sound: bool = False,
         remote: SceneRunner | None = None,
+        revisable: bool = False,
     ) -> None:
         self.pipe = pipe
         self.request = request
@@ -99,6 +100,9 @@ class SceneStream:
         self.preview = hasattr(composer, "render_preview")
         self.sound = sound
         self.remote = remote
+        self.revisable = (
+            revisable  # the writer will rewrite overrunning scenes (``Pipeline.shorten_overruns``)
+        )
         st = pipe.settings
         self.narrator = pipe.backend("narration", st.tts, voice=request.voice)
         self.images = pipe.images()
@@ -118,6 +122,8 @@ class SceneStream:
         #: segment j's inputs are final (j = 0 is the title card when there is one)
         self.ready: list[threading.Event] = []
         self._title_inputs: set[str] = set()
+        #: segments not previewed (their scene will be rewritten shorter; nobody watches the previews)
+        self.deferred: set[int] = set()
         self._title_started = False
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -198,6 +204,11 @@ class SceneStream:
         tl = self.provisional(j)
         seg = tl.segments[j]
         t0 = time.perf_counter()
+        with self.lock:
+            after_deferred = j - 1 in self.deferred
+        if after_deferred:  # the scene before is rendered in its final form later: so is the transition
+            self.composer.prepare_segment(tl, j, self.work, self.pipe.cache, self.pipe.cancel)
+            return
         path, hit = self.composer.render_preview(tl, j, self.work, self.pipe.cache, self.pipe.cancel)
         sound: Path | None = None
         if self.sound:
@@ -246,8 +257,14 @@ class SceneStream:
         if k == 0:
             self._title_input("scene", music_f)
         j = self.segment_of(k)
+        # a scene that will be rewritten shorter is rendered once, in its final form, unless someone is
+        # watching (progressive playback): on 2 cores a third of a video's scenes rendered twice cost 10 s
+        defer = self.revisable and not self.sound and pipe.revision_words(asset) is not None
+        if defer:
+            with self.lock:
+                self.deferred.add(j)
         self.ready[j].set()  # before the render: the next segment's preview may render this one itself
-        if self.preview:
+        if self.preview and not defer:
             self._preview(j, k, music_f)
         return asset
 
