@@ -3,10 +3,12 @@ process, so worker processes reach it like a MinIO or AWS endpoint."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,18 +25,22 @@ def _free_port() -> int:
 
 
 @contextmanager
-def s3_server() -> Iterator[str]:
-    """Yields the endpoint URL of a fresh moto S3 server."""
+def s3_server(*, auth: bool = False) -> Iterator[str]:
+    """Yields the endpoint URL of a fresh moto S3 server. ``auth``: it checks keys like AWS does (moto's IAM
+    emulation), so a request with unknown keys is refused (403 InvalidAccessKeyId); without, any keys pass."""
     pytest.importorskip("moto")
     port = _free_port()
+    env = {**os.environ, **({"INITIAL_NO_AUTH_ACTION_COUNT": "0"} if auth else {})}
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
         end = time.monotonic() + 30
         while True:
             try:
                 urllib.request.urlopen(url, timeout=1).read()
+                break
+            except urllib.error.HTTPError:  # it answers (a 403 when it checks keys): it is up
                 break
             except Exception:
                 if time.monotonic() > end or proc.poll() is not None:

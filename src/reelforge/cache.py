@@ -7,8 +7,10 @@ final place and renamed into place only when complete, so a killed run never lea
 With a ``remote`` (object storage, for a service on several machines) the local folder is the first tier:
 an entry missing here is fetched from the remote (one tar per entry, ``cache/<stage>/<key>.tar``) before it
 is built, and an entry built here is uploaded, so another machine finds it. Keys are content addresses, so
-two machines uploading the same entry upload the same bytes. The local tier is then bounded
-(``max_bytes``): least recently used entries go first, never one used in the last minutes.
+two machines uploading the same entry upload the same content: whichever upload lands last is right. The local tier is then bounded
+(``max_bytes``): least recently used entries go first, never one that a live ``Cache`` of this process handed
+out (a job may still read it) nor one used in the last minutes (another process may). An evicted entry is
+first renamed away, so a reader sees it whole or not at all, and fetches it again.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import tarfile
 import threading
 import time
 import uuid
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -29,6 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .errors import CacheError
+from .storage.lru import STALE_PART, victims
 
 log = logging.getLogger("reelforge.cache")
 
@@ -77,14 +81,16 @@ def file_fingerprint(path: Path) -> dict[str, Any]:
 
 
 class Remote(Protocol):
-    """Where entries are shared between machines (``storage.s3.S3Storage``)."""
+    """Where entries are shared between machines (any ``storage.base.Storage``: S3, a folder)."""
 
     def put_file(self, name: str, path: Path, content_type: str | None = None) -> None: ...
     def get_file(self, name: str, dest: Path) -> bool: ...
 
 
-#: local entries used this recently are never evicted (a run may still be reading them)
+#: local entries used this recently are never evicted (a run in another process may still be reading them)
 KEEP_RECENT = 600.0
+#: the caches of this process with a remote: entries one of them handed out are not evicted while it lives
+_live: weakref.WeakSet[Cache] = weakref.WeakSet()
 
 
 class Cache:
@@ -100,6 +106,9 @@ class Cache:
         self.misses: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._fresh: set[str] = set()  # entries this object built: current even when the cache is off
+        self._used: set[Path] = set()  # with a remote: entries handed out, never evicted while this lives
+        if remote is not None:
+            _live.add(self)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -116,8 +125,15 @@ class Cache:
         if (p / _COMPLETE).exists():
             if self.remote is not None:
                 _touch(p / _COMPLETE)  # recently used: the last to be evicted
+                self._used.add(p)
             return p
-        return self._fetch(stage, key) if self.remote is not None and self.enabled else None
+        if self.remote is None or not self.enabled:
+            return None
+        found = self._fetch(stage, key)
+        if found is not None:
+            self._used.add(found)
+            self._evict()
+        return found
 
     def _fetch(self, stage: str, key: str) -> Path | None:
         """The entry from the remote into the local tier, or None when the remote has none."""
@@ -165,25 +181,40 @@ class Cache:
         self._evict()
 
     def _evict(self) -> None:
-        """Keep the local tier under ``max_bytes``: least recently used entries first."""
+        """Keep the local tier under ``max_bytes``: least recently used entries first (at most every 30 s:
+        it walks the whole folder)."""
         now = time.time()
         if self.max_bytes is None or now - self._last_evict < 30:
             return
         self._last_evict = now
         entries = []
-        total = 0
         for marker in self.root.glob(f"*/*/*/{_COMPLETE}"):
             entry = marker.parent
-            size = sum(f.stat().st_size for f in entry.rglob("*") if f.is_file())
-            total += size
-            entries.append((marker.stat().st_mtime, size, entry))
-        for used, size, entry in sorted(entries):
-            if total <= self.max_bytes:
-                break
-            if now - used < KEEP_RECENT:
+            try:
+                size = sum(f.stat().st_size for f in entry.rglob("*") if f.is_file())
+                entries.append((marker.stat().st_mtime, size, entry))
+            except FileNotFoundError:  # evicted by another process meanwhile
                 continue
-            shutil.rmtree(entry, ignore_errors=True)
-            total -= size
+        pinned: set[Path] = set()
+        for cache in list(_live):
+            if cache.root == self.root:
+                pinned |= cache._used.copy()  # a copy in C: another thread may be adding to it
+        for entry in victims(entries, self.max_bytes, now=now, keep_recent=KEEP_RECENT, pinned=pinned):
+            gone = entry.parent / f".evict-{entry.name[:16]}-{uuid.uuid4().hex[:8]}"
+            try:
+                os.replace(entry, gone)  # atomic: a reader now misses it (and fetches it) or had it whole
+            except OSError:
+                continue
+            shutil.rmtree(gone, ignore_errors=True)
+        for left in self.root.glob("*/*/.*"):  # what killed processes left: evictions, fetches, uploads
+            with suppress(OSError):
+                if left.name.startswith(".evict-") or (
+                    left.name.startswith((".fetch-", ".up-")) and now - left.stat().st_mtime > STALE_PART
+                ):
+                    if left.is_dir():
+                        shutil.rmtree(left)
+                    else:
+                        left.unlink()
 
     def get_or_build(self, stage: str, key: str, build: Callable[[Path], None]) -> tuple[Path, bool]:
         """Return ``(entry_dir, hit)``. ``build(tmp_dir)`` writes the entry's files into ``tmp_dir``.
@@ -225,6 +256,7 @@ class Cache:
                 raise
             self._fresh.add(f"{stage}/{key}")
             if self.remote is not None and self.enabled:
+                self._used.add(final)
                 self._upload(stage, key, final)
             return final, False
 

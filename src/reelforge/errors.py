@@ -102,3 +102,13 @@ class StoreError(ReelforgeError):
 
 class StoreUnavailable(StoreError, ConnectionError):
     """The job database or object storage did not answer: worth another try (a ``ConnectionError``)."""
+
+
+class StorageError(StoreError):
+    """Object storage (``service.storage_url``) cannot be used: a missing bucket, refused keys, a bad URL."""
+
+    kind = "storage"
+
+
+class StorageUnavailable(StorageError, StoreUnavailable):
+    """Object storage did not answer (after its retries): worth another try."""

@@ -1,6 +1,6 @@
-"""A job's files in object storage (``jobs/<job id>/<name>``): the runner publishes them (each HLS segment as
-soon as it exists, the rest when the video is done) and the API, on a machine without them, fetches each
-one on first use into its local copy of the job's folder, then serves it from there (Range requests)."""
+"""A job's files in object storage (``jobs/<job id>/<name>``), so an API on another machine can serve them: the
+runner publishes each HLS segment as soon as it exists (``publish_segment``) and every other file when the video
+is done (``publish_job``); the API serves them from the store (``service/files.py``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import mimetypes
 from collections.abc import Mapping
 from pathlib import Path
 
-from .s3 import S3Storage
+from ..errors import StorageError
+from .base import Storage
 
 log = logging.getLogger("reelforge.storage")
 
@@ -18,29 +19,53 @@ def job_key(job_id: str, rel: str) -> str:
     return f"jobs/{job_id}/{rel}"
 
 
-def publish_file(store: S3Storage, job_id: str, folder: Path, path: Path) -> None:
+def publish_file(store: Storage, job_id: str, folder: Path, path: Path) -> None:
+    """One file of the job's folder (an HLS segment the moment it is written)."""
     rel = path.relative_to(folder).as_posix()
     store.put_file(job_key(job_id, rel), path, mimetypes.guess_type(path.name)[0])
 
 
-def publish_job(store: S3Storage, job_id: str, folder: Path, assets: Mapping[str, Path] = {}) -> int:
-    """Every finished file of the job's folder (not hidden, not partial), and the timeline's assets under
-    ``assets/<public name>`` (what the browser renderer fetches). Returns how many were uploaded."""
+def publish_segment(store: Storage, job_id: str, folder: Path, path: Path) -> bool:
+    """An HLS segment the moment it is written, best effort: a store that hiccups must neither stop the live
+    preview (the HLS builder gives up at its first error) nor fail the job. A segment that did not go up is
+    sent with the rest when the video is done (``publish_job``). Returns whether it went up now."""
+    try:
+        publish_file(store, job_id, folder, path)
+        return True
+    except StorageError as exc:
+        log.warning(
+            "job %s: segment %s not in the store yet (%s); it goes with the video", job_id, path.name, exc
+        )
+        return False
+
+
+def publish_job(store: Storage, job_id: str, folder: Path, assets: Mapping[str, Path] | None = None) -> int:
+    """Every finished file of the job's folder (not hidden, not partial: the video, its sidecars, timeline,
+    thumbnails, playlist and segments), and the timeline's assets under ``assets/<public name>`` (what the
+    browser renderer fetches; they live in the stage cache, not in the folder). Returns how many were uploaded.
+
+    Segments were published one by one while the job ran; their names are unique per run, so one of the same
+    size in the store is that very file and is not sent again."""
     n = 0
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder)
         if not path.is_file() or any(part.startswith(".") for part in rel.parts) or ".part" in path.name:
             continue
+        if rel.parts[0] == "hls" and path.suffix == ".ts":
+            info = store.stat(job_key(job_id, rel.as_posix()))
+            if info is not None and info.size == path.stat().st_size:
+                continue
         publish_file(store, job_id, folder, path)
         n += 1
-    for name, path in assets.items():
+    for name, path in (assets or {}).items():
         if path.is_file():
             store.put_file(job_key(job_id, f"assets/{name}"), path, mimetypes.guess_type(path.name)[0])
             n += 1
+    log.debug("job %s: %d files published to %s", job_id, n, store.url)
     return n
 
 
-def fetch_job_file(store: S3Storage, job_id: str, rel: str, dest: Path) -> bool:
+def fetch_job_file(store: Storage, job_id: str, rel: str, dest: Path) -> bool:
     """``jobs/<job_id>/<rel>`` into ``dest`` (a local copy); False when the store has no such file."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     return store.get_file(job_key(job_id, rel), dest)
