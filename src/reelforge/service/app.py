@@ -52,13 +52,14 @@ from ..models import Request as VideoRequest
 from ..models import Storyboard, Timeline, VisualPlan
 from ..registry import Registry, default_registry
 from ..storage import remote_for
-from ..storage.jobs import fetch_job_file
+from ..storage.jobs import job_key
 from ..text import slug
 from ..tools import find_font
 from ..webrender import bundle_path, is_built
 from .auth import Authenticator, AuthError, Principal
 from .events import announcing, listening
 from .executors import Executor, make_executor
+from .files import JobFiles
 from .hls import PLAYLIST, SEGMENT_NAME, HlsSegment, playlist_text
 from .jobs import Event, Job, JobStore, new_job_id
 from .runner import TIMELINE, job_dir
@@ -413,21 +414,14 @@ def create_app(
         return job
 
     storage = remote_for(settings)
+    # storage: a job's files come from this machine's folder, else from the object store (service/files.py)
+    job_files = JobFiles(settings, storage)
+    job_files.check()
 
     def artifact(job_id: str, *parts: str) -> Path:
-        """A file of the job, only ever inside the job's artifact directory; with object storage, fetched
-        from it on first use when a worker on another machine made it."""
-        path = (job_dir(settings, job_id) / Path(*parts)).resolve()
-        if not path.is_relative_to(artifact_root / job_id):
-            raise HTTPException(404, "not available (yet)")
-        if not path.is_file() and storage is not None:
-            try:
-                fetch_job_file(storage, job_id, "/".join(parts), path)
-            except StoreError as exc:
-                raise HTTPException(
-                    503, f"the video's files cannot be fetched right now: {exc.message}"
-                ) from None
-        if not path.is_file():
+        """A file of the job in this machine's artifact directory, only ever inside it."""
+        path = job_files.local(job_id, *parts)
+        if path is None:
             raise HTTPException(404, "not available (yet)")
         return path
 
@@ -447,8 +441,10 @@ def create_app(
         if job.status != "done":
             raise HTTPException(404, "the video is not finished yet; its timeline comes when it is done")
         try:
-            path = artifact(job_id, TIMELINE)  # resolved: never a link out of the job's directory
-        except HTTPException:
+            path = job_files.path(job_id, TIMELINE)  # resolved: never a link out of the job's directory
+        except HTTPException as exc:
+            if exc.status_code != 404:  # the store does not answer: say so, not "no timeline"
+                raise
             raise HTTPException(404, "this video has no timeline (it was made by an older server): "
                                      "edit it or make it again to render it in the browser") from None  # fmt: skip
         try:
@@ -608,6 +604,10 @@ def create_app(
             text = None
         if text is None:  # the job ran on another machine: its segments are in its event log
             text = playlist_from_events(job, jobs.events(job_id, 0, 100_000))
+        # storage: a finished run's playlist as its worker published it
+        if text is None and job.terminal and storage is not None:
+            with contextlib.suppress(HTTPException, OSError, UnicodeDecodeError):
+                text = job_files.path(job_id, PLAYLIST).read_text(encoding="utf-8")
         if text is None:
             if job.terminal:
                 raise HTTPException(404, "this video has no stream")
@@ -617,19 +617,18 @@ def create_app(
         )
 
     @app.get("/v1/videos/{job_id}/hls/{name}", tags=["files"])
-    def hls_segment(job_id: JobId, name: str, who: Who) -> FileResponse:
+    def hls_segment(job_id: JobId, name: str, who: Who, request: Request) -> Response:
         load(job_id, who)
         if not SEGMENT_NAME.match(name):
             raise HTTPException(404, "no such segment")
-        return FileResponse(artifact(job_id, "hls", name), media_type="video/mp2t")
+        return job_files.response(request, job_id, "hls", name, media_type="video/mp2t")
 
     @app.get("/v1/videos/{job_id}/video.mp4", tags=["files"])
-    def video(job_id: JobId, who: Who, download: bool = False) -> FileResponse:
+    def video(job_id: JobId, who: Who, request: Request, download: bool = False) -> Response:
         """The finished MP4 (Range requests: 206 partial content). ``?download=1`` names the file."""
         job = load(job_id, who)
-        path = artifact(job_id, "video.mp4")
         name = f"{slug(str(job.request.get('prompt', 'video')))}.mp4" if download else None
-        return FileResponse(path, media_type="video/mp4", filename=name)
+        return job_files.response(request, job_id, "video.mp4", media_type="video/mp4", filename=name)
 
     app.add_api_route("/v1/videos/{job_id}/video.mp4", video, methods=["HEAD"], include_in_schema=False)
 
@@ -694,27 +693,29 @@ def create_app(
         return job_view(updated)
 
     @app.get("/v1/videos/{job_id}/subtitles.vtt", tags=["files"])
-    def subtitles_vtt(job_id: JobId, who: Who) -> FileResponse:
+    def subtitles_vtt(job_id: JobId, who: Who, request: Request) -> Response:
         load(job_id, who)
-        return FileResponse(artifact(job_id, "video.vtt"), media_type="text/vtt; charset=utf-8")
+        return job_files.response(request, job_id, "video.vtt", media_type="text/vtt; charset=utf-8")
 
     @app.get("/v1/videos/{job_id}/subtitles.srt", tags=["files"])
-    def subtitles_srt(job_id: JobId, who: Who) -> FileResponse:
+    def subtitles_srt(job_id: JobId, who: Who, request: Request) -> Response:
         load(job_id, who)
-        return FileResponse(artifact(job_id, "video.srt"), media_type="application/x-subrip; charset=utf-8")
+        return job_files.response(
+            request, job_id, "video.srt", media_type="application/x-subrip; charset=utf-8"
+        )
 
     @app.get("/v1/videos/{job_id}/poster.png", tags=["files"])
-    def poster(job_id: JobId, who: Who) -> FileResponse:
+    def poster(job_id: JobId, who: Who, request: Request) -> Response:
         load(job_id, who)
-        return FileResponse(artifact(job_id, "video.poster.png"), media_type="image/png")
+        return job_files.response(request, job_id, "video.poster.png", media_type="image/png")
 
     @app.get("/v1/videos/{job_id}/scenes/{index}/thumbnail.jpg", tags=["files"])
     def thumbnail(
-        job_id: JobId, index: Annotated[int, PathParam(ge=0, lt=MAX_SCENES)], who: Who
-    ) -> FileResponse:
+        job_id: JobId, index: Annotated[int, PathParam(ge=0, lt=MAX_SCENES)], who: Who, request: Request
+    ) -> Response:
         load(job_id, who)
-        return FileResponse(artifact(job_id, "thumbs", f"{index}.jpg"), media_type="image/jpeg",
-                            headers={"Cache-Control": "no-cache"})  # fmt: skip
+        return job_files.response(request, job_id, "thumbs", f"{index}.jpg", media_type="image/jpeg",
+                                  headers={"Cache-Control": "no-cache"})  # fmt: skip
 
     # -- the browser renderer -------------------------------------------------------------------
 
@@ -732,7 +733,9 @@ def create_app(
         return JSONResponse(doc, headers={"Cache-Control": "no-cache"})
 
     @app.get("/v1/videos/{job_id}/assets/{name}", tags=["browser render"])
-    def get_asset(job_id: JobId, name: Annotated[str, PathParam(max_length=64)], who: Who) -> FileResponse:
+    def get_asset(
+        job_id: JobId, name: Annotated[str, PathParam(max_length=64)], who: Who, request: Request
+    ) -> Response:
         """One asset of the timeline (a still, a clip, narration, music), by its public name: exactly the
         names the timeline lists, nothing else (Range requests: 206)."""
         job = load(job_id, who)
@@ -740,8 +743,9 @@ def create_app(
         path = asset_names(tl).get(name)
         if path is None:
             raise HTTPException(404, "no such asset in this video's timeline")
-        if not path.is_file() and storage is not None:  # made on another machine: its published copy
-            path = artifact(job_id, "assets", name)
+        if not path.is_file() and storage is not None:  # storage: made on another machine, its published copy
+            return job_files.from_store(request, job_key(job_id, f"assets/{name}"), media_type=_media_type(path),
+                                        headers={"Cache-Control": "no-cache"})  # fmt: skip
         if not path.is_file():
             raise HTTPException(404, "this asset is no longer on the server (its cache was cleared): "
                                      "make the video again")  # fmt: skip
@@ -811,13 +815,12 @@ def create_app(
 
     @app.get("/v1/videos/{job_id}/client.{ext}", tags=["browser render"])
     def get_client_render(
-        job_id: JobId, ext: Literal["mp4", "webm"], who: Who, download: bool = False
-    ) -> FileResponse:
+        job_id: JobId, ext: Literal["mp4", "webm"], who: Who, request: Request, download: bool = False
+    ) -> Response:
         """The browser render uploaded for this video (Range requests)."""
         job = load(job_id, who)
-        path = artifact(job_id, f"client.{ext}")
         name = f"{slug(str(job.request.get('prompt', 'video')))}-browser.{ext}" if download else None
-        return FileResponse(path, media_type=f"video/{ext}", filename=name)
+        return job_files.response(request, job_id, f"client.{ext}", media_type=f"video/{ext}", filename=name)
 
     @app.get("/static/renderer.js", include_in_schema=False)
     def renderer_bundle() -> FileResponse:

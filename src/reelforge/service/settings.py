@@ -44,9 +44,12 @@ class ServiceSettings(BaseModel):
     storage_region: str | None = None
     storage_access_key: SecretStr | None = None
     storage_secret_key: SecretStr | None = None
-    #: with a storage_url, each machine keeps at most this much of the stage cache locally (least recently
-    #: used entries go first)
+    #: with a storage_url, each machine keeps at most this much of the stage cache locally, and the API as much
+    #: of its copies of the jobs' files (least recently used entries go first)
     local_cache_max_bytes: Annotated[int, Field(ge=64 * 1024**2)] = 10 * 1024**3
+    #: with a storage_url, the API answers a file it does not have with a 307 to a presigned URL of the store
+    #: (the browser must reach the store) instead of streaming it through itself
+    presign: bool = False
     executor: Literal["local", "celery"] = "local"
     #: concurrent jobs of the local executor
     local_workers: Annotated[int, Field(ge=1, le=16)] = 1

@@ -64,8 +64,3 @@ def publish_job(store: Storage, job_id: str, folder: Path, assets: Mapping[str, 
     log.debug("job %s: %d files published to %s", job_id, n, store.url)
     return n
 
-
-def fetch_job_file(store: Storage, job_id: str, rel: str, dest: Path) -> bool:
-    """``jobs/<job_id>/<rel>`` into ``dest`` (a local copy); False when the store has no such file."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    return store.get_file(job_key(job_id, rel), dest)
