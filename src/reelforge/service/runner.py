@@ -224,10 +224,10 @@ class JobRunner:
                 self.store.update_progress(job_id, me, e.stage, snap, ("progress", data))
 
         def on_segment(seg: HlsSegment, total: int) -> None:
-            if storage is not None:  # playable from any machine as soon as it exists
-                from ..storage.jobs import publish_file
+            if storage is not None:  # storage: playable from any machine as soon as it exists (best effort)
+                from ..storage.jobs import publish_segment
 
-                publish_file(storage, job_id, out_dir, out_dir / "hls" / seg.name)
+                publish_segment(storage, job_id, out_dir, out_dir / "hls" / seg.name)
             with lock:
                 tracker.playable(seg)
                 snap = tracker.snapshot()
@@ -264,7 +264,7 @@ class JobRunner:
                 raise Cancelled("cancelled")
             # what the browser renderer reads (GET .../timeline): written before the job is done
             write_atomic(out_dir / TIMELINE, result.timeline.model_dump_json(by_alias=True))
-            if storage is not None:  # the API may be on another machine: the files go to the store first
+            if storage is not None:  # storage: the API may be elsewhere, so the files go to the store first
                 from ..compose.export import asset_names
                 from ..storage.jobs import publish_job
 
