@@ -66,7 +66,7 @@ class RichProgress:
         elif e.stage in ("narration", "visuals"):
             self.parts.setdefault(k, set()).add(e.stage)
             state = 2 if len(self.parts[k]) == 2 else 1
-        elif e.stage == "preview":
+        elif e.stage in ("preview", "render"):  # a scene left for the final render is done there
             state = 3
         else:
             return
@@ -81,6 +81,10 @@ class RichProgress:
     def __call__(self, e: ProgressEvent) -> None:
         with self.lock:
             self._scene_row(e)
+            if e.stage == "render" and e.total and e.done == e.total and "preview" in self.tasks:
+                # scenes not previewed (rewritten shorter) were rendered by the final pass: all are done
+                task = next(t for t in self.progress.tasks if t.id == self.tasks["preview"])
+                self.progress.update(task.id, completed=task.total)
             label = STAGE_LABELS.get(e.stage, e.stage.title())
             if e.stage not in self.tasks:
                 self.tasks[e.stage] = self.progress.add_task(label, total=max(e.total, 1))
