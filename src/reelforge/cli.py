@@ -83,8 +83,8 @@ class RichProgress:
             self._scene_row(e)
             if e.stage == "render" and e.total and e.done == e.total and "preview" in self.tasks:
                 # scenes not previewed (rewritten shorter) were rendered by the final pass: all are done
-                task = next(t for t in self.progress.tasks if t.id == self.tasks["preview"])
-                self.progress.update(task.id, completed=task.total)
+                done = next(t for t in self.progress.tasks if t.id == self.tasks["preview"])
+                self.progress.update(done.id, completed=done.total)
             label = STAGE_LABELS.get(e.stage, e.stage.title())
             if e.stage not in self.tasks:
                 self.tasks[e.stage] = self.progress.add_task(label, total=max(e.total, 1))
