@@ -35,7 +35,7 @@ from ..models import ProgressEvent, Segment, Timeline
 from ..tools import find_ffmpeg, find_font, run
 from .audio import MIX_VERSION, mix
 from .layers import layer_files, layer_inputs, layers_graph
-from .subtitles import to_ass
+from .subtitles import CueStrip, ass_events, ass_header, drawn_once, prerender
 
 Progress = Callable[[ProgressEvent], None]
 
@@ -179,9 +179,18 @@ def clip_matrix(path: Path) -> str:
     return {1: "bt709", 5: "bt601", 6: "bt601"}.get(tag, "auto")  # BT.709, BT.470BG, SMPTE 170M
 
 
-def segment_graph(seg: Segment, tl: Timeline, matrix: str = "auto", total: int | None = None) -> str:
+def segment_graph(
+    seg: Segment,
+    tl: Timeline,
+    matrix: str = "auto",
+    total: int | None = None,
+    cues: CueStrip | None = None,
+    libass: bool | None = None,
+) -> str:
     """The filter graph for one segment: input 0 = the still, input 1 = the clip (if any), read with the
-    YUV ``matrix`` (see :func:`clip_matrix`), then the layers' inputs (see :func:`layer_inputs`). It makes
+    YUV ``matrix`` (see :func:`clip_matrix`), then the layers' inputs (see :func:`layer_inputs`), then the
+    ``cues`` drawn once (if any; see :func:`subtitles.prerender`), overlaid while shown. ``libass`` draws
+    ``seg.ass`` on every frame (default: all of the title and cues, when no ``cues`` are given). It makes
     ``total`` frames (default: the segment's own; more continue it past its end, for a transition)."""
     w, h, fps, n = tl.width, tl.height, tl.fps, seg.frames
     total = total or n
@@ -215,11 +224,17 @@ def segment_graph(seg: Segment, tl: Timeline, matrix: str = "auto", total: int |
         post.append(f"fade=t=in:st=0:d={seg.fade_in:.3f}")
     if seg.fade_out > 0:
         post.append(f"fade=t=out:st={max(0.0, dur - seg.fade_out):.3f}:d={seg.fade_out:.3f}")
-    if seg.text or seg.cues:
-        post.append("subtitles=filename=seg.ass:fontsdir=fonts")
+    if post:
+        graph += "," + ",".join(post)
+    if cues is not None:  # drawn over the fades, like libass
+        inputs = (2 if layout != "still" else 1) + len(layer_inputs(seg.layers)) // 2
+        graph = f"{graph}[precues];" + cues.graph("precues", inputs, fps)
+    if libass is None:
+        libass = cues is None and bool(seg.text or seg.cues)
+    if libass:
+        graph += ",subtitles=filename=seg.ass:fontsdir=fonts"
     # frames carry the tags to x264 (its -color_* options lose to unspecified frame properties since ffmpeg 7)
-    post.append("setparams=range=tv:color_primaries=bt709:color_trc=bt709:colorspace=bt709")
-    return graph + "," + ",".join(post) + "[v]"
+    return graph + ",setparams=range=tv:color_primaries=bt709:color_trc=bt709:colorspace=bt709[v]"
 
 
 class FFmpegComposer(Backend):
@@ -227,7 +242,9 @@ class FFmpegComposer(Backend):
     # 2: zoompan Ken Burns (pan honoured), exact frame times, BT.709 tags
     # 3: clips: blurfill, display aspect honoured, bilinear, untagged HD read as BT.709; primaries and
     #    transfer tagged on the frames (they were lost)
-    version: ClassVar[str] = "3"
+    # 4: still cues drawn once by libass and overlaid while shown (luma within 2 levels of libass on every
+    #    frame; chroma at the glyphs' soft edges within a few)
+    version: ClassVar[str] = "4"
     description: ClassVar[str] = "ffmpeg-native segment renderer (libx264 + libass), parallel and cached"
 
     class Options(BackendOptions):
@@ -311,6 +328,30 @@ class FFmpegComposer(Backend):
             [file_fingerprint(p) for p in layer_files(seg.layers)],
         )
 
+    def _subtitles(self, seg: Segment, tl: Timeline, out_dir: Path, fonts: Path, total: int,
+                   cancel: threading.Event | None) -> tuple[CueStrip | None, bool]:  # fmt: skip
+        """The segment's title and cues, ready in ``out_dir``: still cues drawn once (the strip to overlay, see
+        :func:`subtitles.prerender`), the rest (the title fades, karaoke words change colour) in ``seg.ass``
+        for libass on every frame (True if there are any). Links ``out_dir/fonts`` for libass."""
+        if not (seg.text or seg.cues):
+            return None, False
+        link = out_dir / "fonts"
+        if not link.exists():
+            link.symlink_to(fonts, target_is_directory=True)
+        offset = seg.start_frame / tl.fps
+        span = (offset, offset + seg.frames / tl.fps)
+        events = ass_events(seg.cues, style=tl.subtitles, offset=offset, title=seg.text,
+                            title_span=span if seg.text else None)  # fmt: skip
+        once, rest = drawn_once(events, tl.fps, total)
+        cues = None
+        if once:
+            cues = prerender(self.ffmpeg, once, width=tl.width, height=tl.height, style=tl.subtitles, fps=tl.fps,
+                             total=total, out_dir=out_dir, cancel=cancel)  # fmt: skip
+        if rest:
+            ass = ass_header(width=tl.width, height=tl.height, style=tl.subtitles)
+            (out_dir / "seg.ass").write_text(ass + "".join(e.line for e in rest), encoding="utf-8")
+        return cues, bool(rest)
+
     def render_segment(self, seg: Segment, tl: Timeline, out_dir: Path, fonts: Path,
                        cancel: threading.Event | None = None) -> Path:  # fmt: skip
         """Render one segment into ``out_dir/seg.mp4``: all its frames, or with transitions (see
@@ -320,32 +361,27 @@ class FFmpegComposer(Backend):
         d_in, d_out = transition_frames(seg, tl)
         seg = _as_rendered(seg, d_in, d_out)
         n, fps = seg.frames, str(tl.fps)
-        offset = seg.start_frame / tl.fps
-        if seg.text or seg.cues:
-            span = (offset, offset + seg.frames / tl.fps)
-            ass = to_ass(seg.cues, width=tl.width, height=tl.height, style=tl.subtitles, offset=offset,
-                         title=seg.text, title_span=span if seg.text else None)  # fmt: skip
-            (out_dir / "seg.ass").write_text(ass, encoding="utf-8")
-            link = out_dir / "fonts"
-            if not link.exists():
-                link.symlink_to(fonts, target_is_directory=True)
-        graph = segment_graph(seg, tl, clip_matrix(seg.clip) if seg.clip else "auto", total=n + d_out)
-        # one pass, split: the head (lossless) and the body, which runs on into the tail. The tail is not a
-        # branch of its own: a branch that drops frames runs ahead of the x264 body and the split buffers
-        # every frame for the body meanwhile (1.1-1.8 GB per 1080p segment); it is cut from the encode
-        body, graph, extra = self._head_split(graph, n, d_in, fps)
-        cmd = [
-            self.ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
-            "-i", str(seg.image),
-            *self._clip_input(seg, tl, threads, n + d_out),
-            *layer_inputs(seg.layers),
-            "-filter_complex", graph, "-filter_threads", "1",
-            "-map", body, "-frames:v", str(n - d_in + d_out), "-r", fps, *self._x264(tl, threads),
-            *(["-force_key_frames", f"expr:eq(n,{n - d_in})"] if d_out else []),
-            "-an", "-movflags", "+faststart", "full.mp4" if d_out else "seg.mp4",
-            *extra,
-        ]  # fmt: skip
+        cues: CueStrip | None = None
         try:
+            cues, libass = self._subtitles(seg, tl, out_dir, fonts, n + d_out, cancel)
+            graph = segment_graph(seg, tl, clip_matrix(seg.clip) if seg.clip else "auto", total=n + d_out,
+                                  cues=cues, libass=libass)  # fmt: skip
+            # one pass, split: the head (lossless) and the body, which runs on into the tail. The tail is not a
+            # branch of its own: a branch that drops frames runs ahead of the x264 body and the split buffers
+            # every frame for the body meanwhile (1.1-1.8 GB per 1080p segment); it is cut from the encode
+            body, graph, extra = self._head_split(graph, n, d_in, fps)
+            cmd = [
+                self.ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
+                "-i", str(seg.image),
+                *self._clip_input(seg, tl, threads, n + d_out),
+                *layer_inputs(seg.layers),
+                *(cues.inputs() if cues else []),
+                "-filter_complex", graph, "-filter_threads", "1",
+                "-map", body, "-frames:v", str(n - d_in + d_out), "-r", fps, *self._x264(tl, threads),
+                *(["-force_key_frames", f"expr:eq(n,{n - d_in})"] if d_out else []),
+                "-an", "-movflags", "+faststart", "full.mp4" if d_out else "seg.mp4",
+                *extra,
+            ]  # fmt: skip
             run(cmd, cwd=out_dir, cancel=cancel, what=f"ffmpeg (segment {seg.index + 1})")
             if d_out:
                 self._cut_tail(out_dir, n - d_in, d_out, tl.fps, cancel)
@@ -353,6 +389,8 @@ class FFmpegComposer(Backend):
             link = out_dir / "fonts"
             if link.is_symlink():
                 link.unlink()
+            if cues is not None:
+                cues.path.unlink(missing_ok=True)
         return out_dir / "seg.mp4"
 
     @staticmethod
