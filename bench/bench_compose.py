@@ -8,7 +8,11 @@
    wall time it reports CPU time (user + sys of the ffmpeg processes; the Python side of compose is 0.3 s,
    per cProfile), which shows where the wall ratio comes from. On this VM both drift between rounds.
 
-Usage: python bench/bench_compose.py [--pairs N] [--duration S] [--no-moviepy]
+``--against REV`` measures a before/after: each round renders with the compose code of git revision REV (its
+``src/``, unpacked by ``git archive`` into ``bench/.work``), then with this checkout's, then encode-only, both
+renders in a fresh Python each, and prints both ratios per round (BENCHMARKS.md is not written).
+
+Usage: python bench/bench_compose.py [--pairs N] [--duration S] [--no-moviepy] [--no-write] [--against REV]
 """
 
 from __future__ import annotations
@@ -51,6 +55,91 @@ def ours(tl: Timeline, out: Path) -> float:
         return t
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+# a render with the ``reelforge`` package of another tree: argv = src dir, bench dir, output, duration; prints
+# the wall time and the CPU time of the ffmpeg processes
+CHILD = """
+import resource, shutil, sys, tempfile, time
+from pathlib import Path
+src, bench, out, duration = sys.argv[1:5]
+sys.path[:0] = [src, bench]
+from common import fixture_timeline
+from reelforge.cache import Cache
+from reelforge.compose.ffmpeg import FFmpegComposer
+tl = fixture_timeline(Path(bench) / ".work" / "compose" / "assets", duration=float(duration))
+tmp = Path(tempfile.mkdtemp(prefix="rf-bench-"))
+try:
+    comp = FFmpegComposer()
+    t = time.perf_counter()
+    comp.execute(tl, Path(out), tmp / "work", cache=Cache(tmp / "cache", enabled=False))
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(time.perf_counter() - t, r.ru_utime + r.ru_stime)
+finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+"""
+
+
+def ours_in(src: Path, out: Path, duration: float) -> tuple[float, float]:
+    """Wall and ffmpeg CPU seconds of a render by the package in ``src`` (in a fresh Python)."""
+    bench = Path(__file__).resolve().parent
+    res = subprocess.run([sys.executable, "-c", CHILD, str(src), str(bench), str(out), str(duration)],
+                         check=True, capture_output=True, text=True)  # fmt: skip
+    wall, cpu = (float(x) for x in res.stdout.split()[-2:])
+    return wall, cpu
+
+
+def source_at(rev: str) -> Path:
+    """``src/`` of git revision ``rev``, unpacked once into ``bench/.work/compose/src-<commit>``."""
+    root = Path(__file__).resolve().parent.parent
+    commit = subprocess.run(["git", "rev-parse", "--short", rev], cwd=root, check=True, capture_output=True,
+                            text=True).stdout.strip()  # fmt: skip
+    dest = WORK / f"src-{commit}"
+    if not (dest / "src").is_dir():
+        dest.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "archive", commit, "src"], cwd=root, check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest / "src"
+
+
+def against(rev: str, pairs: int, duration: float) -> None:
+    """Rounds of: compose at ``rev``, compose here, encode-only; ratios per round and medians."""
+    tl = fixture_timeline(WORK / "assets", duration=duration)
+    old_src, new_src = source_at(rev), Path(__file__).resolve().parent.parent / "src"
+    rows: dict[str, list[tuple[float, float]]] = {"before": [], "after": []}
+    encs: list[tuple[float, float]] = []
+    raw: Path | None = None
+    out = WORK / "ours.mp4"
+    try:
+        for i in range(pairs):
+            for name, src in (("before", old_src), ("after", new_src)):
+                rows[name].append(ours_in(src, out, duration))
+            raw = raw or raw_frames(out)
+            e = encode_only(raw, tl)
+            encs.append((min(e.values()), CPU["encode"][-1]))
+            print(f"round {i + 1}: " + ", ".join(
+                f"{name} {w:.2f} s = {w / encs[-1][0]:.2f}x wall, {c:.1f} s CPU = {c / encs[-1][1]:.2f}x"
+                for name, (w, c) in ((k, v[-1]) for k, v in rows.items())
+            ) + f"; encode-only {encs[-1][0]:.2f} s, {encs[-1][1]:.1f} s CPU", flush=True)  # fmt: skip
+    finally:
+        if raw is not None:
+            raw.unlink(missing_ok=True)
+    print(f"\nbefore = {rev}, after = this checkout; {pairs} alternating rounds, median (per round)")
+    print("| measure | before | after |\n|---|---|---|")
+    for label, k, unit in (("compose wall", 0, "s"), ("ffmpeg CPU", 1, "s")):
+        vals = {n: [r[k] for r in v] for n, v in rows.items()}
+        print(f"| {label} | " + " | ".join(f"{statistics.median(vals[n]):.2f} {unit}" for n in rows) + " |")
+    for label, k in (("/ encode-only, wall", 0), ("/ encode-only, CPU", 1)):
+        ratios = {n: [r[k] / e[k] for r, e in zip(v, encs, strict=True)] for n, v in rows.items()}
+        print(f"| {label} | " + " | ".join(
+            f"**{statistics.median(ratios[n]):.2f}x** ({', '.join(f'{x:.2f}' for x in ratios[n])})" for n in rows
+        ) + " |")  # fmt: skip
+    print(
+        f"| encode-only (faster of one process and split), wall / CPU | "
+        f"{statistics.median(e[0] for e in encs):.2f} s / {statistics.median(e[1] for e in encs):.1f} s | |"
+    )
 
 
 def moviepy(tl: Timeline, out: Path) -> float:
@@ -119,8 +208,14 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=60.0)
     ap.add_argument("--no-moviepy", action="store_true")
     ap.add_argument("--no-write", action="store_true", help="don't update BENCHMARKS.md")
+    ap.add_argument(
+        "--against", metavar="REV", help="before/after: alternate with git revision REV's compose"
+    )
     args = ap.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
+    if args.against:
+        against(args.against, args.pairs, args.duration)
+        return
     tl = fixture_timeline(WORK / "assets", duration=args.duration)
     ours_out, mp_out = WORK / "ours.mp4", WORK / "moviepy.mp4"
     a_times: list[float] = []
