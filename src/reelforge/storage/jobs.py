@@ -63,4 +63,3 @@ def publish_job(store: Storage, job_id: str, folder: Path, assets: Mapping[str, 
             n += 1
     log.debug("job %s: %d files published to %s", job_id, n, store.url)
     return n
-
