@@ -171,22 +171,8 @@ def mix(
     the AAC encoder, the slow part, runs once at the end, and again only if its overshoot breaks the
     true-peak ceiling (then the limiter goes lower).
     """
-    narr = work / "narration.wav"
-    write_narration(plan, duration, narr)
-    inputs = ["-i", str(narr)]
-    graph = "[0:a]aresample=48000,pan=stereo|c0=c0|c1=c0[n]"
-    if plan.music is not None:
-        music = work / "music.wav"
-        write_ducked_music(plan, duration, music)
-        inputs += ["-i", str(music)]
-        graph += ";[1:a]aresample=48000,aformat=channel_layouts=stereo[m];[n][m]amix=inputs=2:normalize=0[x]"
-    else:
-        graph += ";[n]anull[x]"
-    graph += f";[x]apad=whole_dur={duration:.4f},atrim=duration={duration:.4f},{LEVEL}"
     premix = work / "premix.wav"
-    err = run([ffmpeg, "-hide_banner", "-nostdin", "-y", *inputs, "-filter_complex", graph + "[o]", "-map", "[o]",
-               "-c:a", "pcm_f32le", str(premix)], cancel=cancel, what="ffmpeg (audio mix)")  # fmt: skip
-    level, _ = _summary(err)
+    level = _premix(ffmpeg, plan, plan, duration, 0.0, work, premix, cancel)
     if level < -60:  # silence: nothing to normalise
         _encode(ffmpeg, premix, out, cancel)
         return measure_loudness(ffmpeg, out, cancel)
@@ -218,6 +204,27 @@ def mix(
     return measured
 
 
+def _premix(ffmpeg: str, speech: AudioPlan, music: AudioPlan, duration: float, offset: float, work: Path,
+            out: Path, cancel: threading.Event | None) -> float:  # fmt: skip
+    """``speech``'s sentences and ``music``'s ducked track from ``offset`` s, mixed to ``duration`` s of
+    float PCM ``out`` (scratch files in ``work``); returns its loudness (LUFS, measured in the same pass)."""
+    narr = work / "narration.wav"
+    write_narration(speech, duration, narr)
+    inputs = ["-i", str(narr)]
+    graph = "[0:a]aresample=48000,pan=stereo|c0=c0|c1=c0[n]"
+    if music.music is not None:
+        track = work / "music.wav"
+        write_ducked_music(music, duration, track, offset=offset)
+        inputs += ["-i", str(track)]
+        graph += ";[1:a]aresample=48000,aformat=channel_layouts=stereo[m];[n][m]amix=inputs=2:normalize=0[x]"
+    else:
+        graph += ";[n]anull[x]"
+    graph += f";[x]apad=whole_dur={duration:.4f},atrim=duration={duration:.4f},{LEVEL}"
+    err = run([ffmpeg, "-hide_banner", "-nostdin", "-y", *inputs, "-filter_complex", graph + "[o]", "-map", "[o]",
+               "-c:a", "pcm_f32le", str(out)], cancel=cancel, what="ffmpeg (audio mix)")  # fmt: skip
+    return _summary(err)[0]
+
+
 def preview_mix(
     ffmpeg: str,
     plan: AudioPlan,
@@ -238,27 +245,13 @@ def preview_mix(
         if start - 120.0 < c.start < end
     )
     window = plan.model_copy(update={"narration": shifted})
-    narr = work / "narration.wav"
-    write_narration(window, duration, narr)
-    inputs = ["-i", str(narr)]
-    graph = "[0:a]aresample=48000,pan=stereo|c0=c0|c1=c0[n]"
-    if plan.music is not None:
-        music = work / "music.wav"
-        write_ducked_music(plan, duration, music, offset=start)
-        inputs += ["-i", str(music)]
-        graph += ";[1:a]aresample=48000,aformat=channel_layouts=stereo[m];[n][m]amix=inputs=2:normalize=0[x]"
-    else:
-        graph += ";[n]anull[x]"
-    graph += f";[x]apad=whole_dur={duration:.4f},atrim=duration={duration:.4f},{LEVEL}"
     premix = work / "premix.wav"
-    err = run([ffmpeg, "-hide_banner", "-nostdin", "-y", *inputs, "-filter_complex", graph + "[o]", "-map", "[o]",
-               "-c:a", "pcm_f32le", str(premix)], cancel=cancel, what="ffmpeg (preview mix)")  # fmt: skip
-    level, _ = _summary(err)
+    level = _premix(ffmpeg, window, plan, duration, start, work, premix, cancel)
     if level < -60:  # silence (a title card without music): nothing to level
         os.replace(premix, out)
     else:
         _limit(ffmpeg, premix, plan.loudness - level, plan, out, cancel, 1.0)
-    for scratch in (narr, work / "music.wav", premix):
+    for scratch in (work / "narration.wav", work / "music.wav", premix):
         scratch.unlink(missing_ok=True)
 
 

@@ -151,120 +151,31 @@ _COLUMNS = (
 )
 
 
-class SQLiteJobStore:
-    """``JobStore`` on one SQLite file in WAL mode: readers never block the writer, and several processes
-    on the same machine (the API and Celery workers) can share it. Each call opens its own connection, so
-    the store is safe across threads and ``fork``."""
+class _JobTransitions:
+    """How a job changes state, the same on every store: each change loads the job inside a transaction
+    that holds it (SQLite ``BEGIN IMMEDIATE``, PostgreSQL ``SELECT … FOR UPDATE``), checks who owns it, saves
+    it and appends to its event log. A store provides ``_tx``, ``_load``, ``_save`` and ``_event``."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = self._connect()
-        try:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.executescript(_SCHEMA)
-        finally:
-            con.close()
+    def _tx(self) -> Any:  # pragma: no cover - provided by each store
+        raise NotImplementedError
 
-    # -- plumbing -------------------------------------------------------------------------------
+    def _load(self, con: Any, job_id: str) -> Job | None:  # pragma: no cover
+        raise NotImplementedError
 
-    def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        con.row_factory = sqlite3.Row
-        con.execute("PRAGMA busy_timeout=30000")
-        con.execute("PRAGMA synchronous=NORMAL")
-        return con
+    def _save(self, con: Any, job: Job) -> None:  # pragma: no cover
+        raise NotImplementedError
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        con = self._connect()
-        try:
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                yield con
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
-        finally:
-            con.close()
+    def _event(self, con: Any, job_id: str, kind: str, data: dict[str, Any]) -> int:  # pragma: no cover
+        raise NotImplementedError
 
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        con = self._connect()
-        try:
-            yield con
-        finally:
-            con.close()
-
-    @staticmethod
-    def _job(row: sqlite3.Row) -> Job:
-        body = json.loads(row["body"])
-        for c in _COLUMNS:
-            body[c] = row[c]
-        body["cancel_requested"] = bool(body["cancel_requested"])
-        return Job.model_validate(body)
-
-    def _load(self, con: sqlite3.Connection, job_id: str) -> Job | None:
-        row = con.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return self._job(row) if row else None
-
-    def _save(self, con: sqlite3.Connection, job: Job) -> None:
-        job.updated_at = time.time()
-        body = job.model_dump(mode="json", exclude=set(_COLUMNS))
-        con.execute(
-            "INSERT OR REPLACE INTO jobs (id, status, owner, queue, runner, lease_until, cancel_requested,"
-            " created_at, updated_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (job.id, job.status, job.owner, job.queue, job.runner, job.lease_until, int(job.cancel_requested),
-             job.created_at, job.updated_at, json.dumps(body, ensure_ascii=False)),
-        )  # fmt: skip
-
-    def _event(self, con: sqlite3.Connection, job_id: str, kind: str, data: dict[str, Any]) -> int:
-        cur = con.execute(
-            "INSERT INTO events (job_id, kind, ts, data) VALUES (?, ?, ?, ?)",
-            (job_id, kind, time.time(), json.dumps(data, ensure_ascii=False)),
-        )
-        return int(cur.lastrowid or 0)
-
-    def _status_event(self, con: sqlite3.Connection, job: Job) -> None:
+    def _status_event(self, con: Any, job: Job) -> None:
         self._event(con, job.id, "status", {"status": job.status, "stage": job.stage, "error": job.error,
                                             "generation": job.generation, "attempt": job.attempts})  # fmt: skip
-
-    # -- JobStore -------------------------------------------------------------------------------
 
     def create(self, job: Job) -> None:
         with self._tx() as con:
             self._save(con, job)
             self._status_event(con, job)
-
-    def get(self, job_id: str) -> Job | None:
-        with self._read() as con:
-            return self._load(con, job_id)
-
-    def list_jobs(self, owner: str | None = None, limit: int = 50, batch: str | None = None) -> list[Job]:
-        where, args = [], []
-        if owner is not None:
-            where.append("owner = ?")
-            args.append(owner)
-        if batch is not None:
-            where.append("json_extract(body, '$.batch') = ?")
-            args.append(batch)
-        sql = "SELECT * FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
-        with self._read() as con:
-            rows = con.execute(sql + " ORDER BY created_at DESC LIMIT ?", (*args, limit))
-            return [self._job(r) for r in rows.fetchall()]
-
-    def count_active(self, owner: str) -> int:
-        with self._read() as con:
-            row = con.execute(
-                "SELECT COUNT(*) FROM jobs WHERE owner = ? AND status IN ('queued', 'running')", (owner,)
-            ).fetchone()
-            return int(row[0])
-
-    def ids_with_status(self, status: Status) -> list[str]:
-        with self._read() as con:
-            rows = con.execute("SELECT id FROM jobs WHERE status = ? ORDER BY created_at", (status,))
-            return [r[0] for r in rows.fetchall()]
 
     def claim(self, job_id: str, runner: str, lease: float) -> Job | None:
         """Take a queued job (or a running one whose lease ran out). ``None`` if someone else has it."""
@@ -283,18 +194,6 @@ class SQLiteJobStore:
             self._save(con, job)
             self._status_event(con, job)
             return job
-
-    def heartbeat(self, job_id: str, runner: str, lease: float) -> HeartbeatState:
-        with self._tx() as con:
-            cur = con.execute(
-                "UPDATE jobs SET lease_until = ? WHERE id = ? AND runner = ? AND status = 'running'"
-                " RETURNING cancel_requested",
-                (time.time() + lease, job_id, runner),
-            )
-            row = cur.fetchone()
-        if row is None:
-            return "lost"
-        return "cancel" if row[0] else "ok"
 
     def update_progress(
         self,
@@ -385,6 +284,125 @@ class SQLiteJobStore:
             self._save(con, job)
             self._status_event(con, job)
             return job
+
+
+class SQLiteJobStore(_JobTransitions):
+    """``JobStore`` on one SQLite file in WAL mode: readers never block the writer, and several processes
+    on the same machine (the API and Celery workers) can share it. Each call opens its own connection, so
+    the store is safe across threads and ``fork``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = self._connect()
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.executescript(_SCHEMA)
+        finally:
+            con.close()
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        con.row_factory = sqlite3.Row
+        con.execute("PRAGMA busy_timeout=30000")
+        con.execute("PRAGMA synchronous=NORMAL")
+        return con
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        con = self._connect()
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+        finally:
+            con.close()
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        con = self._connect()
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @staticmethod
+    def _job(row: sqlite3.Row) -> Job:
+        body = json.loads(row["body"])
+        for c in _COLUMNS:
+            body[c] = row[c]
+        body["cancel_requested"] = bool(body["cancel_requested"])
+        return Job.model_validate(body)
+
+    def _load(self, con: sqlite3.Connection, job_id: str) -> Job | None:
+        row = con.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return self._job(row) if row else None
+
+    def _save(self, con: sqlite3.Connection, job: Job) -> None:
+        job.updated_at = time.time()
+        body = job.model_dump(mode="json", exclude=set(_COLUMNS))
+        con.execute(
+            "INSERT OR REPLACE INTO jobs (id, status, owner, queue, runner, lease_until, cancel_requested,"
+            " created_at, updated_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (job.id, job.status, job.owner, job.queue, job.runner, job.lease_until, int(job.cancel_requested),
+             job.created_at, job.updated_at, json.dumps(body, ensure_ascii=False)),
+        )  # fmt: skip
+
+    def _event(self, con: sqlite3.Connection, job_id: str, kind: str, data: dict[str, Any]) -> int:
+        cur = con.execute(
+            "INSERT INTO events (job_id, kind, ts, data) VALUES (?, ?, ?, ?)",
+            (job_id, kind, time.time(), json.dumps(data, ensure_ascii=False)),
+        )
+        return int(cur.lastrowid or 0)
+
+    # -- JobStore -------------------------------------------------------------------------------
+
+    def get(self, job_id: str) -> Job | None:
+        with self._read() as con:
+            return self._load(con, job_id)
+
+    def list_jobs(self, owner: str | None = None, limit: int = 50, batch: str | None = None) -> list[Job]:
+        where, args = [], []
+        if owner is not None:
+            where.append("owner = ?")
+            args.append(owner)
+        if batch is not None:
+            where.append("json_extract(body, '$.batch') = ?")
+            args.append(batch)
+        sql = "SELECT * FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
+        with self._read() as con:
+            rows = con.execute(sql + " ORDER BY created_at DESC LIMIT ?", (*args, limit))
+            return [self._job(r) for r in rows.fetchall()]
+
+    def count_active(self, owner: str) -> int:
+        with self._read() as con:
+            row = con.execute(
+                "SELECT COUNT(*) FROM jobs WHERE owner = ? AND status IN ('queued', 'running')", (owner,)
+            ).fetchone()
+            return int(row[0])
+
+    def ids_with_status(self, status: Status) -> list[str]:
+        with self._read() as con:
+            rows = con.execute("SELECT id FROM jobs WHERE status = ? ORDER BY created_at", (status,))
+            return [r[0] for r in rows.fetchall()]
+
+    def heartbeat(self, job_id: str, runner: str, lease: float) -> HeartbeatState:
+        with self._tx() as con:
+            cur = con.execute(
+                "UPDATE jobs SET lease_until = ? WHERE id = ? AND runner = ? AND status = 'running'"
+                " RETURNING cancel_requested",
+                (time.time() + lease, job_id, runner),
+            )
+            row = cur.fetchone()
+        if row is None:
+            return "lost"
+        return "cancel" if row[0] else "ok"
 
     def requeue_stale(self, now: float, runner_dead: Callable[[str], bool]) -> list[str]:
         """Running jobs whose lease ran out, or whose runner is known dead, go back to the queue."""

@@ -19,7 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, StoreError, StoreUnavailable
-from .jobs import _COLUMNS, ACTIVE, Event, HeartbeatState, Job, JobStore, SQLiteJobStore, Status
+from .jobs import (
+    _COLUMNS,
+    Event,
+    HeartbeatState,
+    Job,
+    JobStore,
+    SQLiteJobStore,
+    Status,
+    _JobTransitions,
+)
 from .settings import ServiceSettings
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -51,7 +60,7 @@ def _safe(url: str) -> str:
     return f"{scheme}://{cred.split(':', 1)[0]}@{tail}"
 
 
-class PostgresJobStore:
+class PostgresJobStore(_JobTransitions):
     """``JobStore`` on PostgreSQL. Thread-safe (a connection pool) and fork-safe (the pool is rebuilt in a
     child process: Celery's prefork workers)."""
 
@@ -150,16 +159,7 @@ class PostgresJobStore:
                       data=json.dumps(data, ensure_ascii=False)).first()  # fmt: skip
         return int(row[0])
 
-    def _status_event(self, con: Any, job: Job) -> None:
-        self._event(con, job.id, "status", {"status": job.status, "stage": job.stage, "error": job.error,
-                                            "generation": job.generation, "attempt": job.attempts})  # fmt: skip
-
     # -- JobStore -------------------------------------------------------------------------------
-
-    def create(self, job: Job) -> None:
-        with self._tx() as con:
-            self._save(con, job)
-            self._status_event(con, job)
 
     def get(self, job_id: str) -> Job | None:
         with self._tx() as con:
@@ -191,23 +191,6 @@ class PostgresJobStore:
             ).fetchall()
             return [r[0] for r in rows]
 
-    def claim(self, job_id: str, runner: str, lease: float) -> Job | None:
-        now = time.time()
-        with self._tx() as con:
-            job = self._load(con, job_id)
-            if job is None:
-                return None
-            stale = job.status == "running" and job.lease_until < now
-            if not (job.status == "queued" or stale):
-                return None
-            job.status, job.runner, job.lease_until = "running", runner, now + lease
-            job.attempts += 1
-            job.started_at = job.started_at or now
-            job.error = None
-            self._save(con, job)
-            self._status_event(con, job)
-            return job
-
     def heartbeat(self, job_id: str, runner: str, lease: float) -> HeartbeatState:
         with self._tx() as con:
             row = self._q(con, "UPDATE jobs SET lease_until = :until WHERE id = :id AND runner = :runner AND"
@@ -216,93 +199,6 @@ class PostgresJobStore:
         if row is None:
             return "lost"
         return "cancel" if row[0] else "ok"
-
-    def update_progress(
-        self,
-        job_id: str,
-        runner: str,
-        stage: str | None,
-        progress: dict[str, Any],
-        event: tuple[str, dict[str, Any]] | None = None,
-    ) -> bool:
-        with self._tx() as con:
-            job = self._load(con, job_id)
-            if job is None or job.runner != runner or job.status != "running":
-                return False
-            job.stage, job.progress = stage, progress
-            self._save(con, job)
-            if event is not None:
-                self._event(con, job_id, event[0], event[1])
-            return True
-
-    def set_storyboard(self, job_id: str, runner: str, storyboard: dict[str, Any]) -> None:
-        with self._tx() as con:
-            job = self._load(con, job_id)
-            if job is None or job.runner != runner:
-                return
-            job.storyboard = storyboard
-            self._save(con, job)
-            self._event(con, job_id, "storyboard", {"generation": job.generation})
-
-    def finish(
-        self,
-        job_id: str,
-        runner: str,
-        status: Status,
-        *,
-        result: dict[str, Any] | None = None,
-        error: str | None = None,
-        storyboard: dict[str, Any] | None = None,
-    ) -> bool:
-        with self._tx() as con:
-            job = self._load(con, job_id)
-            if job is None or job.runner != runner or job.status != "running":
-                return False
-            job.status, job.error, job.finished_at = status, error, time.time()
-            job.lease_until, job.cancel_requested = 0.0, False
-            if result is not None:
-                job.result = result
-            if storyboard is not None:
-                job.storyboard = storyboard
-            self._save(con, job)
-            self._status_event(con, job)
-            return True
-
-    def release(self, job_id: str, runner: str) -> bool:
-        with self._tx() as con:
-            job = self._load(con, job_id)
-            if job is None or job.runner != runner or job.status != "running":
-                return False
-            job.status, job.runner, job.lease_until = "queued", None, 0.0
-            self._save(con, job)
-            self._status_event(con, job)
-            return True
-
-    def request_cancel(self, job_id: str) -> Job | None:
-        with self._tx() as con:
-            job = self._load(con, job_id)
-            if job is None:
-                return None
-            if job.status == "queued":
-                job.status, job.finished_at, job.error = "cancelled", time.time(), None
-                self._save(con, job)
-                self._status_event(con, job)
-            elif job.status == "running" and not job.cancel_requested:
-                job.cancel_requested = True
-                self._save(con, job)
-            return job
-
-    def requeue_edited(self, job_id: str, storyboard: dict[str, Any]) -> Job | None:
-        with self._tx() as con:
-            job = self._load(con, job_id)
-            if job is None or job.status in ACTIVE:
-                return None
-            job.status, job.storyboard, job.generation = "queued", storyboard, job.generation + 1
-            job.error, job.stage, job.progress, job.runner, job.lease_until = None, None, {}, None, 0.0
-            job.started_at = job.finished_at = None
-            self._save(con, job)
-            self._status_event(con, job)
-            return job
 
     def requeue_stale(self, now: float, runner_dead: Callable[[str], bool]) -> list[str]:
         out: list[str] = []
